@@ -1,0 +1,3 @@
+module statefulset-lab/pause
+
+go 1.22

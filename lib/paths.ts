@@ -1,0 +1,28 @@
+// Names and places every part of the harness agrees on: the one cluster it owns, where its
+// kubeconfig and caches live. Overridable by env so a CI job or a second checkout can move them.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const CLUSTER_NAME = 'statefulset-lab';
+/** kind names the kube context after the cluster. */
+export const KUBE_CONTEXT = `kind-${CLUSTER_NAME}`;
+/** Docker label kind puts on every node container of a cluster. */
+export const KIND_CLUSTER_LABEL = 'io.x-k8s.kind.cluster';
+/** ConfigMap that cluster:up writes into kube-system; its clusterId must match the cache's. */
+export const OWNER_CONFIGMAP = { namespace: 'kube-system', name: 'statefulset-lab-owner' };
+/** Label on every namespace the harness creates, so stale ones can be found and swept. */
+export const NAMESPACE_LABEL = 'statefulset-lab/run';
+
+export const LAB_CACHE =
+  process.env.LAB_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'statefulset-lab');
+/** A kubeconfig holding only this project's cluster: the harness never reads ~/.kube/config. */
+export const KUBECONFIG_PATH = join(LAB_CACHE, 'kubeconfig');
+/** Random id written when cluster:up creates the cluster; proves the cluster is ours. */
+export const CLUSTER_ID_PATH = join(LAB_CACHE, 'cluster-id');
+/** Undo journal of injected faults, replayed at the next start after a crash. */
+export const JOURNAL_PATH = join(LAB_CACHE, 'fault-journal.jsonl');
+/** Built helper binaries (kind, kubectl) that cluster:up puts on PATH. */
+export const LAB_BIN = join(LAB_CACHE, 'bin');
+
+export const REPO_ROOT = join(import.meta.dirname, '..');
+export const ARTIFACTS_DIR = process.env.LAB_ARTIFACTS ?? join(REPO_ROOT, 'artifacts');
