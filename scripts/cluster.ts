@@ -1,0 +1,301 @@
+// cluster:up | cluster:down | cluster:status — the lab's one kind cluster, brought up from local
+// builds (no container registry) or stock images, reused when healthy, restarted after a Docker
+// restart, recreated when broken. It never acts on a cluster this cache did not create.
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { $ } from 'zx';
+import {
+  CLUSTER_ID_PATH,
+  CLUSTER_NAME,
+  KIND_CLUSTER_LABEL,
+  KUBECONFIG_PATH,
+  KUBE_CONTEXT,
+  LAB_BIN,
+  LAB_CACHE,
+  OWNER_CONFIGMAP,
+  REPO_ROOT,
+} from '../lib/paths.ts';
+import { chooseImages, parseVersions, type ClusterImages } from './cluster/settings.ts';
+import { stage, streamed, timings } from './cluster/run.ts';
+
+$.verbose = false;
+process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
+const versions = parseVersions(readFileSync(join(REPO_ROOT, 'scripts/versions.env'), 'utf8'));
+const kubectl = (args: string[]) =>
+  $`kubectl --kubeconfig ${KUBECONFIG_PATH} --context ${KUBE_CONTEXT} ${args}`;
+// Bounds for a cluster coming up on a 2-core machine. They only stop a hopeless wait; a healthy
+// cluster is usually Ready long before (see the printed timings).
+const NODES_READY_TIMEOUT = process.env.LAB_NODES_READY_TIMEOUT ?? '240s';
+const SYSTEM_PODS_TIMEOUT = process.env.LAB_SYSTEM_PODS_TIMEOUT ?? '240s';
+
+interface NodeContainer {
+  name: string;
+  state: string;
+  image: string;
+}
+
+async function nodeContainers(): Promise<NodeContainer[]> {
+  const out =
+    await $`docker ps -a --filter label=${KIND_CLUSTER_LABEL}=${CLUSTER_NAME} --format ${'{{.Names}}\t{{.State}}\t{{.Image}}'}`;
+  return out.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [name = '', state = '', image = ''] = line.split('\t');
+      return { name, state, image };
+    })
+    .sort(
+      (a, b) =>
+        Number(b.name.endsWith('control-plane')) - Number(a.name.endsWith('control-plane')) ||
+        a.name.localeCompare(b.name),
+    );
+}
+
+function ourClusterId(): string | undefined {
+  return existsSync(CLUSTER_ID_PATH) ? readFileSync(CLUSTER_ID_PATH, 'utf8').trim() : undefined;
+}
+
+async function ensureDocker(): Promise<void> {
+  await streamed('bash', [join(REPO_ROOT, 'scripts/docker-engine.sh')]);
+}
+
+async function buildImages(images: ClusterImages): Promise<string> {
+  if (images.mode === 'stock') return images.node!;
+  for (const script of ['go-binaries.sh', 'rootfs.sh', 'images.sh']) {
+    await streamed('bash', [join(REPO_ROOT, 'scripts/build', script)]);
+  }
+  return readFileSync(join(LAB_CACHE, 'node-image'), 'utf8').trim();
+}
+
+/** Puts the built kind and kubectl first on PATH for this process and for the harness. */
+function linkTools(): void {
+  mkdirSync(LAB_BIN, { recursive: true });
+  const out = join(LAB_CACHE, 'out');
+  const links: Record<string, string> = {
+    kind: join(out, `kind-${versions.KIND_VERSION}`, 'kind'),
+    kubectl: join(out, `kubernetes-${versions.K8S_VERSION}`, 'kubectl'),
+  };
+  for (const [name, target] of Object.entries(links)) {
+    if (!existsSync(target)) continue;
+    rmSync(join(LAB_BIN, name), { force: true });
+    symlinkSync(target, join(LAB_BIN, name));
+  }
+}
+
+async function createCluster(nodeImage: string): Promise<void> {
+  const sharedDir = join(LAB_CACHE, 'shared-volumes');
+  mkdirSync(sharedDir, { recursive: true });
+  const config = readFileSync(join(REPO_ROOT, 'manifests/kind-cluster.yaml'), 'utf8').replaceAll(
+    '${LAB_SHARED_DIR}',
+    sharedDir,
+  );
+  const configPath = join(LAB_CACHE, 'kind-cluster.generated.yaml');
+  writeFileSync(configPath, config);
+  // The id is written before kind runs: a crash half-way still leaves a cluster we may delete.
+  const id = randomUUID();
+  writeFileSync(CLUSTER_ID_PATH, id);
+  await streamed('kind', [
+    'create',
+    'cluster',
+    '--name',
+    CLUSTER_NAME,
+    '--image',
+    nodeImage,
+    '--config',
+    configPath,
+    '--kubeconfig',
+    KUBECONFIG_PATH,
+    '--retain',
+  ]);
+  await kubectl([
+    'create',
+    'configmap',
+    '-n',
+    OWNER_CONFIGMAP.namespace,
+    OWNER_CONFIGMAP.name,
+    `--from-literal=clusterId=${id}`,
+    `--from-literal=nodeImage=${nodeImage}`,
+  ]);
+}
+
+async function deleteCluster(): Promise<void> {
+  await streamed('kind', ['delete', 'cluster', '--name', CLUSTER_NAME, '--kubeconfig', KUBECONFIG_PATH]);
+  rmSync(CLUSTER_ID_PATH, { force: true });
+}
+
+async function ownerIdOnCluster(): Promise<string | undefined> {
+  const r = await kubectl([
+    'get',
+    'configmap',
+    '-n',
+    OWNER_CONFIGMAP.namespace,
+    OWNER_CONFIGMAP.name,
+    '-o',
+    'jsonpath={.data.clusterId}',
+    '--request-timeout=10s',
+  ]).nothrow();
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+async function waitHealthy(): Promise<void> {
+  // kubectl wait watches the objects: it returns on the event, it does not poll on a timer.
+  await kubectl(['wait', '--for=condition=Ready', 'node', '--all', `--timeout=${NODES_READY_TIMEOUT}`]);
+  for (const ns of ['kube-system', 'kube-flannel', 'lab-storage']) {
+    const has = await kubectl(['get', 'pods', '-n', ns, '-o', 'name']).nothrow();
+    if (has.exitCode !== 0 || !has.stdout.trim()) continue;
+    await kubectl([
+      'wait',
+      '-n',
+      ns,
+      '--for=condition=Ready',
+      'pod',
+      '--all',
+      `--timeout=${SYSTEM_PODS_TIMEOUT}`,
+    ]);
+  }
+}
+
+async function explainUnhealthy(): Promise<string> {
+  const nodes = await kubectl(['get', 'nodes', '-o', 'wide', '--request-timeout=10s']).nothrow();
+  const pods = await kubectl(['get', 'pods', '-A', '--request-timeout=10s']).nothrow();
+  return `${nodes.stdout}${nodes.stderr}\n${pods.stdout}${pods.stderr}`;
+}
+
+async function up(): Promise<void> {
+  const t0 = performance.now();
+  const images = chooseImages(process.env, versions);
+  console.log(
+    `[cluster] images: ${images.mode}${images.mode === 'stock' ? ` (${images.node})` : ' (built here from package registries)'}`,
+  );
+  await stage('docker engine', ensureDocker);
+  const nodeImage = await stage(
+    images.mode === 'stock' ? 'node image (stock)' : 'images (build or cache)',
+    () => buildImages(images),
+  );
+  linkTools();
+  const kindOk = await $`kind version`.nothrow();
+  if (kindOk.exitCode !== 0) {
+    throw new Error(
+      images.mode === 'stock'
+        ? 'kind is not installed: run `go install sigs.k8s.io/kind@' +
+            versions.KIND_VERSION +
+            '` or put kind on PATH.'
+        : `kind was not built: see ${LAB_CACHE}/logs/go-kind.log`,
+    );
+  }
+
+  let containers = await nodeContainers();
+  if (containers.length > 0) {
+    if (!ourClusterId()) {
+      throw new Error(
+        `A kind cluster named ${CLUSTER_NAME} exists, but this machine's cache (${LAB_CACHE}) did not create it, so the lab will not touch it. ` +
+          `Delete it yourself (kind delete cluster --name ${CLUSTER_NAME}) or point LAB_CACHE at the cache that created it.`,
+      );
+    }
+    const stale = containers.find((c) => c.image !== nodeImage);
+    if (stale) {
+      console.log(
+        `[cluster] node ${stale.name} runs ${stale.image}, not ${nodeImage}: recreating the cluster`,
+      );
+      await stage('delete outdated cluster', deleteCluster);
+      containers = [];
+    }
+  }
+
+  if (containers.length > 0) {
+    const stopped = containers.filter((c) => c.state !== 'running');
+    if (stopped.length > 0) {
+      // After a Docker restart every node is stopped; the control plane goes first so the workers'
+      // kubelets find their API server.
+      await stage(`start ${stopped.length} stopped node(s)`, async () => {
+        for (const c of stopped) {
+          if (c.state === 'paused') await $`docker unpause ${c.name}`;
+          else await $`docker start ${c.name}`;
+        }
+      });
+    }
+    await stage('kubeconfig', async () => {
+      writeFileSync(KUBECONFIG_PATH, (await $`kind get kubeconfig --name ${CLUSTER_NAME}`).stdout);
+    });
+    const owner = await ownerIdOnCluster();
+    if (owner !== undefined && owner !== ourClusterId()) {
+      throw new Error(
+        `The cluster's owner id (${owner}) is not this cache's (${ourClusterId()}): refusing to touch it. Delete it with kind delete cluster --name ${CLUSTER_NAME}.`,
+      );
+    }
+    try {
+      await stage('wait for the existing cluster', waitHealthy);
+    } catch {
+      console.log(
+        `[cluster] the existing cluster is not healthy; what it shows:\n${await explainUnhealthy()}\n[cluster] recreating it`,
+      );
+      await stage('delete broken cluster', deleteCluster);
+      containers = [];
+    }
+  }
+
+  if (containers.length === 0) {
+    await stage('create cluster', () => createCluster(nodeImage));
+    await stage('wait for nodes and system pods', waitHealthy);
+  }
+  await stage('check: no image pulls', smokeCheck);
+  const total = (performance.now() - t0) / 1000;
+  console.log(
+    `[cluster] ready in ${total.toFixed(1)}s: ${timings.map((t) => `${t.stage} ${t.seconds.toFixed(1)}s`).join(', ')}`,
+  );
+  console.log(`[cluster] kubeconfig: ${KUBECONFIG_PATH} (context ${KUBE_CONTEXT})`);
+}
+
+/** Every pod's image was found on its node: in air-gapped mode not one pull may be attempted. */
+async function smokeCheck(): Promise<void> {
+  const pulls = await kubectl(['get', 'events', '-A', '--field-selector', 'reason=Pulling', '-o', 'name']);
+  const pulled = pulls.stdout.split('\n').filter(Boolean).length;
+  if (pulled > 0 && chooseImages(process.env, versions).mode === 'airgapped') {
+    throw new Error(
+      `${pulled} image pull(s) were attempted in an air-gapped cluster:\n${(await kubectl(['get', 'events', '-A', '--field-selector', 'reason=Pulling'])).stdout}`,
+    );
+  }
+  console.log(`[cluster] image pulls from registries: ${pulled}`);
+}
+
+async function down(): Promise<void> {
+  const containers = await nodeContainers();
+  if (containers.length === 0) {
+    console.log(`[cluster] no cluster named ${CLUSTER_NAME}: nothing to delete`);
+    return;
+  }
+  if (!ourClusterId()) {
+    throw new Error(
+      `The kind cluster ${CLUSTER_NAME} was not created from this cache (${LAB_CACHE}); the lab will not delete it. Use kind delete cluster --name ${CLUSTER_NAME} yourself.`,
+    );
+  }
+  await stage('delete cluster', deleteCluster);
+}
+
+async function status(): Promise<void> {
+  const containers = await nodeContainers();
+  if (containers.length === 0) {
+    console.log(`[cluster] no cluster named ${CLUSTER_NAME}. Run: npm run cluster:up`);
+    process.exitCode = 1;
+    return;
+  }
+  for (const c of containers) console.log(`[cluster] node container ${c.name}: ${c.state} (${c.image})`);
+  const r = await kubectl(['get', 'nodes,pods', '-A', '-o', 'wide', '--request-timeout=10s']).nothrow();
+  console.log(r.stdout || r.stderr);
+  process.exitCode = r.exitCode ?? 1;
+}
+
+const commands: Record<string, () => Promise<void>> = { up, down, status };
+const command = process.argv[2] ?? '';
+const run = commands[command];
+if (!run) {
+  console.error(`usage: node scripts/cluster.ts up|down|status (got "${command}")`);
+  process.exit(2);
+}
+try {
+  await run();
+} catch (err) {
+  console.error(`[cluster] ${command} failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}

@@ -1,0 +1,50 @@
+// How cluster:up chooses its images: built here from package registries (the default, and the only
+// way on machines without a container registry), or stock images where the internet is reachable.
+export type ImageMode = 'airgapped' | 'stock';
+
+export interface ClusterImages {
+  mode: ImageMode;
+  /** Node image for kind; undefined in air-gapped mode until the build has printed its tag. */
+  node?: string;
+  mysql: string;
+  tools: string;
+}
+
+export const AIRGAPPED_MYSQL_IMAGE = 'statefulset-lab/mysql:mariadb-bookworm';
+export const AIRGAPPED_TOOLS_IMAGE = 'statefulset-lab/tools:bookworm';
+
+/**
+ * KIND_NODE_IMAGE=kindest/node:v1.33.1 (or LAB_IMAGES=stock) selects stock images; LAB_MYSQL_IMAGE
+ * and LAB_TOOLS_IMAGE override the workload images in either mode.
+ */
+export function chooseImages(env: NodeJS.ProcessEnv, stockDefaults: Record<string, string>): ClusterImages {
+  const requested = env.LAB_IMAGES ?? (env.KIND_NODE_IMAGE ? 'stock' : 'airgapped');
+  if (requested !== 'airgapped' && requested !== 'stock') {
+    throw new Error(
+      `LAB_IMAGES=${requested} is not a mode: use LAB_IMAGES=airgapped (build everything here) or LAB_IMAGES=stock (pull kindest/node and mysql; needs internet).`,
+    );
+  }
+  if (requested === 'stock') {
+    return {
+      mode: 'stock',
+      node: env.KIND_NODE_IMAGE ?? stockDefaults.STOCK_NODE_IMAGE,
+      mysql: env.LAB_MYSQL_IMAGE ?? stockDefaults.STOCK_MYSQL_IMAGE ?? 'mysql:5.7',
+      tools: env.LAB_TOOLS_IMAGE ?? stockDefaults.STOCK_TOOLS_IMAGE ?? 'mysql:5.7',
+    };
+  }
+  return {
+    mode: 'airgapped',
+    mysql: env.LAB_MYSQL_IMAGE ?? AIRGAPPED_MYSQL_IMAGE,
+    tools: env.LAB_TOOLS_IMAGE ?? AIRGAPPED_TOOLS_IMAGE,
+  };
+}
+
+/** Reads scripts/versions.env (KEY=VALUE lines with # comments). */
+export function parseVersions(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z0-9_]+)=(\S*)/.exec(line.trim());
+    if (m?.[1] !== undefined && m[2] !== undefined) out[m[1]] = m[2];
+  }
+  return out;
+}
