@@ -18,6 +18,8 @@ import {
 } from '../lib/paths.ts';
 import { chooseImages, parseVersions, type ClusterImages } from './cluster/settings.ts';
 import { stage, streamed, timings } from './cluster/run.ts';
+import { waitForFreshLeases } from './cluster/fresh-leases.ts';
+import { currentIp, pinNodeIps, recordNodeIps, recordedNodeIps } from './cluster/node-ips.ts';
 
 $.verbose = false;
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
@@ -62,9 +64,10 @@ async function ensureDocker(): Promise<void> {
 
 async function buildImages(images: ClusterImages): Promise<string> {
   if (images.mode === 'stock') return images.node!;
-  for (const script of ['go-binaries.sh', 'rootfs.sh', 'images.sh']) {
-    await streamed('bash', [join(REPO_ROOT, 'scripts/build', script)]);
-  }
+  const build = (script: string) => streamed('bash', [join(REPO_ROOT, 'scripts/build', script)]);
+  // Compiling is CPU-bound and debootstrap mostly waits on the network: run them side by side.
+  await Promise.all([build('go-binaries.sh'), build('rootfs.sh')]);
+  await build('images.sh');
   return readFileSync(join(LAB_CACHE, 'node-image'), 'utf8').trim();
 }
 
@@ -117,6 +120,7 @@ async function createCluster(nodeImage: string): Promise<void> {
     `--from-literal=clusterId=${id}`,
     `--from-literal=nodeImage=${nodeImage}`,
   ]);
+  await recordNodeIps((await nodeContainers()).map((c) => c.name));
 }
 
 async function deleteCluster(): Promise<void> {
@@ -138,7 +142,29 @@ async function ownerIdOnCluster(): Promise<string | undefined> {
   return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
+/**
+ * Until the API server reports /readyz (RBAC bootstrapped included): right after a restart it
+ * refuses connections, then answers Forbidden. Nothing can be watched before it serves, so this one
+ * wait retries once a second.
+ */
+async function waitApiReady(
+  timeoutSeconds = Number(process.env.LAB_API_READY_TIMEOUT ?? 120),
+): Promise<void> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const r = await kubectl(['get', '--raw', '/readyz', '--request-timeout=5s']).nothrow().quiet();
+    if (r.exitCode === 0) return;
+    last = (r.stderr || r.stdout).trim();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  throw new Error(
+    `the API server did not become ready within ${timeoutSeconds}s (LAB_API_READY_TIMEOUT); last answer: ${last}`,
+  );
+}
+
 async function waitHealthy(): Promise<void> {
+  await waitApiReady();
   // kubectl wait watches the objects: it returns on the event, it does not poll on a timer.
   await kubectl(['wait', '--for=condition=Ready', 'node', '--all', `--timeout=${NODES_READY_TIMEOUT}`]);
   for (const ns of ['kube-system', 'kube-flannel', 'lab-storage']) {
@@ -204,11 +230,25 @@ async function up(): Promise<void> {
   }
 
   if (containers.length > 0) {
+    // A node Docker restarted by itself on another node's IP is stopped and re-pinned below.
+    const recorded = recordedNodeIps();
+    for (const c of containers.filter((c) => c.state === 'running' && recorded[c.name])) {
+      const ip = await currentIp(c.name);
+      if (ip !== recorded[c.name]) {
+        console.log(
+          `[cluster] node ${c.name} came back on ${ip}, not ${recorded[c.name]}: restarting it on its own IP`,
+        );
+        await $`docker stop ${c.name}`;
+        c.state = 'exited';
+      }
+    }
     const stopped = containers.filter((c) => c.state !== 'running');
+    const restartedAt = new Date();
     if (stopped.length > 0) {
       // After a Docker restart every node is stopped; the control plane goes first so the workers'
       // kubelets find their API server.
       await stage(`start ${stopped.length} stopped node(s)`, async () => {
+        await pinNodeIps(stopped.filter((c) => c.state !== 'paused').map((c) => c.name));
         for (const c of stopped) {
           if (c.state === 'paused') await $`docker unpause ${c.name}`;
           else await $`docker start ${c.name}`;
@@ -218,20 +258,33 @@ async function up(): Promise<void> {
     await stage('kubeconfig', async () => {
       writeFileSync(KUBECONFIG_PATH, (await $`kind get kubeconfig --name ${CLUSTER_NAME}`).stdout);
     });
-    const owner = await ownerIdOnCluster();
-    if (owner !== undefined && owner !== ourClusterId()) {
-      throw new Error(
-        `The cluster's owner id (${owner}) is not this cache's (${ourClusterId()}): refusing to touch it. Delete it with kind delete cluster --name ${CLUSTER_NAME}.`,
-      );
-    }
     try {
-      await stage('wait for the existing cluster', waitHealthy);
+      await stage('wait for the existing cluster', async () => {
+        await waitApiReady();
+        if (stopped.length > 0) {
+          await waitForFreshLeases(
+            containers.map((c) => c.name),
+            restartedAt,
+            Number(process.env.LAB_API_READY_TIMEOUT ?? 120),
+          );
+        }
+        await waitHealthy();
+      });
     } catch {
       console.log(
         `[cluster] the existing cluster is not healthy; what it shows:\n${await explainUnhealthy()}\n[cluster] recreating it`,
       );
       await stage('delete broken cluster', deleteCluster);
       containers = [];
+    }
+    if (containers.length > 0) {
+      // Read only once the API server serves its RBAC: right after a restart it answers Forbidden.
+      const owner = await ownerIdOnCluster();
+      if (owner !== ourClusterId()) {
+        throw new Error(
+          `The cluster's owner ConfigMap ${OWNER_CONFIGMAP.namespace}/${OWNER_CONFIGMAP.name} holds ${owner ?? 'nothing'}, not this cache's id ${ourClusterId()}: refusing to touch it. Delete it with kind delete cluster --name ${CLUSTER_NAME}.`,
+        );
+      }
     }
   }
 

@@ -124,7 +124,6 @@ async function main(): Promise<void> {
 
   const grace = (await controllerManagerFlag('node-monitor-grace-period')) ?? '50s';
   const worker = `${CLUSTER_NAME}-worker3`;
-  t0 = t();
   undo.push(() => $`docker start ${worker}`);
   await $`docker stop ${worker}`;
   const stopped = t();

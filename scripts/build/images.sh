@@ -164,6 +164,12 @@ build_node_image() {
   rm -rf "$dir"
   preload_and_commit "$tag" "$NODE_IMAGE"
   docker rmi "$tag" >/dev/null
+  # Older node images are dead weight (~2 GB each); one still used by a node container stays.
+  local old
+  for old in $(docker images statefulset-lab/node --format '{{.Repository}}:{{.Tag}}' | grep -vx "$NODE_IMAGE"); do
+    docker rmi "$old" >/dev/null 2>&1 || true
+  done
+  docker image prune -f >/dev/null
   docker image ls "$NODE_IMAGE"
 }
 
