@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
-# Makes sure a Docker engine answers: uses a running one, otherwise installs Debian's docker.io (when
-# missing) and starts dockerd in the background (these machines have no systemd).
+# Makes sure the host has what the lab needs and a Docker engine answers: uses a running engine,
+# otherwise installs Debian's docker.io (when missing) and starts dockerd in the background (these
+# machines have no systemd).
 # Logs: $LAB_CACHE/logs/dockerd.log.
 source "$(dirname "$0")/build/common.sh"
 
 docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
 
-if docker_answers; then exit 0; fi
-
-if ! command -v dockerd >/dev/null 2>&1; then
-  [[ $(id -u) == 0 ]] || { echo "error: no Docker engine runs and installing one needs root. Start Docker, or run as root." >&2; exit 1; }
-  command -v apt-get >/dev/null 2>&1 || { echo "error: no Docker engine and no apt-get to install one. Install Docker and start it, then run again." >&2; exit 1; }
-  echo "[docker] installing Debian's docker.io…"
+# Host packages the lab needs: the engine, jq (runtime wrapper, image builds) and debootstrap
+# (air-gapped image builds). Installed only when missing, from Debian's packages.
+missing=()
+if ! command -v dockerd >/dev/null 2>&1 && ! docker_answers; then missing+=(docker.io iptables); fi
+command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  [[ $(id -u) == 0 ]] || { echo "error: missing ${missing[*]} and installing needs root. Install them (apt-get install ${missing[*]}) and run again." >&2; exit 1; }
+  command -v apt-get >/dev/null 2>&1 || { echo "error: missing ${missing[*]} and there is no apt-get here. Install them and run again." >&2; exit 1; }
+  echo "[host] installing ${missing[*]} from Debian's packages…"
   apt-get update -qq >"$LAB_LOGS/apt.log" 2>&1 || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io iptables >>"$LAB_LOGS/apt.log" 2>&1 \
-    || { echo "error: apt-get install docker.io failed; see $LAB_LOGS/apt.log" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$LAB_LOGS/apt.log" 2>&1 \
+    || { echo "error: apt-get install ${missing[*]} failed; see $LAB_LOGS/apt.log" >&2; exit 1; }
 fi
+
+if docker_answers; then exit 0; fi
+command -v dockerd >/dev/null 2>&1 || { echo "error: no Docker engine answers and dockerd is not installed. Start Docker and run again." >&2; exit 1; }
 
 # kind runs its nodes --privileged, which asks for every capability. Where this sandbox's bounding
 # set lacks CAP_SYS_RESOURCE, runc refuses ("unable to apply caps"); a small runtime wrapper drops
