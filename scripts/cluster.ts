@@ -63,12 +63,29 @@ async function ensureDocker(): Promise<void> {
 }
 
 async function buildImages(images: ClusterImages): Promise<string> {
-  if (images.mode === 'stock') return images.node!;
-  const build = (script: string) => streamed('bash', [join(REPO_ROOT, 'scripts/build', script)]);
+  const build = (script: string, args: string[] = []) =>
+    streamed('bash', [join(REPO_ROOT, 'scripts/build', script), ...args]);
+  if (images.mode === 'stock') {
+    // The stock node image brings Kubernetes; our storage manifest and the scenarios' images are ours.
+    await Promise.all([
+      build('go-binaries.sh', ['kind', 'local_path']),
+      build('rootfs.sh', ['slim', 'mysql', 'tools']),
+    ]);
+    await build('images.sh', ['--lab-only']);
+    return images.node!;
+  }
   // Compiling is CPU-bound and debootstrap mostly waits on the network: run them side by side.
   await Promise.all([build('go-binaries.sh'), build('rootfs.sh')]);
   await build('images.sh');
   return readFileSync(join(LAB_CACHE, 'node-image'), 'utf8').trim();
+}
+
+/** With a stock node image: load our images and swap kind's storage for ours (adds `shared`). */
+async function addLabStorageToStockCluster(): Promise<void> {
+  const labImages = readFileSync(join(LAB_CACHE, 'lab-images'), 'utf8').split('\n').filter(Boolean);
+  await streamed('kind', ['load', 'docker-image', '--name', CLUSTER_NAME, ...labImages]);
+  await kubectl(['delete', 'storageclass', 'standard', '--ignore-not-found']);
+  await kubectl(['apply', '-f', join(REPO_ROOT, 'manifests/storage.yaml')]);
 }
 
 /** Puts the built kind and kubectl first on PATH for this process and for the harness. */
@@ -290,6 +307,7 @@ async function up(): Promise<void> {
 
   if (containers.length === 0) {
     await stage('create cluster', () => createCluster(nodeImage));
+    if (images.mode === 'stock') await stage('lab storage and images', addLabStorageToStockCluster);
     await stage('wait for nodes and system pods', waitHealthy);
   }
   await stage('check: no image pulls', smokeCheck);

@@ -60,7 +60,22 @@ $TOOLS_IMAGE
 LIST
 }
 
-build_component_images() {
+# Images our own manifests and the scenarios use: also needed with a stock node image.
+LAB_IMAGES_LIST="$SLIM statefulset-lab/local-path-provisioner:$LOCAL_PATH_VERSION $MYSQL_IMAGE $TOOLS_IMAGE"
+build_lab_images() {
+  rootfs_image "$SLIM" slim
+  binary_image "statefulset-lab/local-path-provisioner:$LOCAL_PATH_VERSION" \
+    "$LAB_OUT/local-path-$LOCAL_PATH_VERSION/local-path-provisioner" '["/usr/local/bin/local-path-provisioner"]'
+  rootfs_image "$TOOLS_IMAGE" tools -c 'CMD ["sleep", "infinity"]'
+  rootfs_image "$MYSQL_IMAGE-base" mysql
+  layered_image "$MYSQL_IMAGE" "$MYSQL_IMAGE-base" \
+    "$(printf '%s\n' 'COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh' \
+      'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' 'CMD ["mysqld"]' 'EXPOSE 3306')" \
+    "$REPO_ROOT/images/mysql"
+}
+
+# Kubernetes' own images, tagged as kubeadm names them, and the CNI daemon.
+build_kube_images() {
   local c
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
     binary_image "registry.k8s.io/$c:$K8S_VERSION" "$K8S_BIN/$c"
@@ -69,24 +84,12 @@ build_component_images() {
   # kubeadm's CoreDNS Deployment passes only arguments, so the image must name the program.
   binary_image "registry.k8s.io/coredns/coredns:$COREDNS_VERSION" "$LAB_OUT/coredns-$COREDNS_VERSION/coredns" '["/usr/local/bin/coredns"]'
   binary_image "registry.k8s.io/pause:$PAUSE_IMAGE_TAG" "$LAB_OUT/pause-$PAUSE_IMAGE_TAG/pause" '["/usr/local/bin/pause"]'
-  binary_image "statefulset-lab/local-path-provisioner:$LOCAL_PATH_VERSION" \
-    "$LAB_OUT/local-path-$LOCAL_PATH_VERSION/local-path-provisioner" '["/usr/local/bin/local-path-provisioner"]'
   # kube-proxy and flanneld program iptables and conntrack: they need those tools beside them.
-  rootfs_image "$SLIM" slim
   local ctx; ctx=$(mktemp -d)
   cp "$K8S_BIN/kube-proxy" "$LAB_OUT/flannel-$FLANNEL_VERSION/flannel" "$ctx/"
   layered_image "registry.k8s.io/kube-proxy:$K8S_VERSION" "$SLIM" 'COPY kube-proxy /usr/local/bin/' "$ctx"
   layered_image "statefulset-lab/flannel:$FLANNEL_VERSION" "$SLIM" 'COPY flannel /usr/local/bin/flanneld' "$ctx"
   rm -rf "$ctx"
-}
-
-build_workload_images() {
-  rootfs_image "$TOOLS_IMAGE" tools -c 'CMD ["sleep", "infinity"]'
-  rootfs_image "$MYSQL_IMAGE-base" mysql
-  layered_image "$MYSQL_IMAGE" "$MYSQL_IMAGE-base" \
-    "$(printf '%s\n' 'COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh' \
-      'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' 'CMD ["mysqld"]' 'EXPOSE 3306')" \
-    "$REPO_ROOT/images/mysql"
 }
 
 # The node's root filesystem: Debian + kind's node files (from the kind module, matching the kind
@@ -173,11 +176,27 @@ build_node_image() {
   docker image ls "$NODE_IMAGE"
 }
 
-if [[ ${1:-} == --list ]]; then component_images; exit 0; fi
-run_stage images-components "$(stage_key "$SELF" "$REPO_ROOT/scripts/build/common.sh")" build_component_images
-run_stage images-workloads "$(stage_key "$SELF" "$REPO_ROOT/scripts/build/common.sh" "$REPO_ROOT/images/mysql/entrypoint.sh")" build_workload_images
-# The stamp alone is not proof: a Docker store wiped since the last build needs the image again.
-docker image inspect "$NODE_IMAGE" >/dev/null 2>&1 || rm -f "$LAB_STAMPS/image-node"
+# A stamp alone is no proof: a Docker store wiped since the last build needs the images again.
+forget_if_missing() { # forget_if_missing STAGE IMAGE...
+  local stage=$1 img; shift
+  for img in "$@"; do docker image inspect "$img" >/dev/null 2>&1 || { rm -f "$LAB_STAMPS/$stage"; return; }; done
+}
+
+case ${1:-all} in
+  --list) component_images; exit 0 ;;
+  --lab-only) # with a stock node image: only what our manifests and scenarios add
+    # shellcheck disable=SC2086
+    forget_if_missing images-lab $LAB_IMAGES_LIST
+    run_stage images-lab "$(stage_key "$SELF" "$REPO_ROOT/scripts/build/common.sh" "$REPO_ROOT/images/mysql/entrypoint.sh")" build_lab_images
+    echo "$LAB_IMAGES_LIST" | tr ' ' '\n' >"$LAB_CACHE/lab-images"
+    exit 0 ;;
+esac
+# shellcheck disable=SC2086
+forget_if_missing images-lab $LAB_IMAGES_LIST
+run_stage images-lab "$(stage_key "$SELF" "$REPO_ROOT/scripts/build/common.sh" "$REPO_ROOT/images/mysql/entrypoint.sh")" build_lab_images
+forget_if_missing images-kube "registry.k8s.io/kube-apiserver:$K8S_VERSION" "statefulset-lab/flannel:$FLANNEL_VERSION"
+run_stage images-kube "$(stage_key "$SELF" "$REPO_ROOT/scripts/build/common.sh")" build_kube_images
+forget_if_missing image-node "$NODE_IMAGE"
 run_stage image-node "$NODE_KEY" build_node_image
 echo "$NODE_IMAGE" >"$LAB_CACHE/node-image"
 echo "$NODE_IMAGE"
