@@ -2,6 +2,8 @@
 # Lints the GitHub Actions workflows with actionlint, built from the Go module proxy at the pinned
 # version into the lab's cache.
 source "$(dirname "$0")/build/common.sh"
+# Pinned here, not in versions.env: that file keys the cluster build cache, and a linter is no part of it.
+ACTIONLINT_VERSION=v1.7.10
 bin="$LAB_OUT/actionlint-$ACTIONLINT_VERSION/actionlint"
 if [[ ! -x $bin ]]; then
   need go "Install Go to build actionlint."
