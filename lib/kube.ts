@@ -1,0 +1,78 @@
+// Typed clients for the lab's own kind cluster, and the guard that refuses any other cluster before
+// a single call that could change it.
+import { existsSync, readFileSync } from 'node:fs';
+import * as k8s from '@kubernetes/client-node';
+import { CLUSTER_ID_PATH, KUBECONFIG_PATH, KUBE_CONTEXT, OWNER_CONFIGMAP } from './paths.ts';
+
+export interface Kube {
+  kc: k8s.KubeConfig;
+  core: k8s.CoreV1Api;
+  apps: k8s.AppsV1Api;
+  objects: k8s.KubernetesObjectApi;
+}
+
+export class ForeignClusterError extends Error {
+  override name = 'ForeignClusterError';
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/;
+
+/** Checks what can be checked without the network: the context's name and that it is local. */
+export function checkKubeconfig(kc: k8s.KubeConfig, source: string): void {
+  const context = kc.getCurrentContext();
+  if (context !== KUBE_CONTEXT) {
+    throw new ForeignClusterError(
+      `${source} points at context "${context}", not the lab's "${KUBE_CONTEXT}". The lab only acts on the kind cluster it created: run \`npm run cluster:up\` and leave ${KUBECONFIG_PATH} to it.`,
+    );
+  }
+  const server = kc.getCurrentCluster()?.server ?? '';
+  const host = server ? new URL(server).hostname : '';
+  if (!LOOPBACK.test(host)) {
+    throw new ForeignClusterError(
+      `${source}: context ${context} talks to ${server || 'no server'}, not to a kind cluster on this machine's loopback. Refusing to touch it.`,
+    );
+  }
+}
+
+/** Clients for the lab cluster, once its owner ConfigMap proves the cluster is the one this cache created. */
+export async function connect(kubeconfigPath = KUBECONFIG_PATH): Promise<Kube> {
+  if (!existsSync(kubeconfigPath)) {
+    throw new ForeignClusterError(
+      `No lab kubeconfig at ${kubeconfigPath}: run \`npm run cluster:up\` first.`,
+    );
+  }
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  checkKubeconfig(kc, kubeconfigPath);
+  const kube: Kube = {
+    kc,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+  };
+  await checkOwner(kube);
+  return kube;
+}
+
+async function checkOwner(kube: Kube): Promise<void> {
+  const expected = existsSync(CLUSTER_ID_PATH) ? readFileSync(CLUSTER_ID_PATH, 'utf8').trim() : undefined;
+  if (!expected) {
+    throw new ForeignClusterError(
+      `This machine's lab cache has no cluster id (${CLUSTER_ID_PATH}): the cluster was not created by \`npm run cluster:up\` here. Refusing to touch it.`,
+    );
+  }
+  let found: string | undefined;
+  try {
+    const cm = await kube.core.readNamespacedConfigMap(OWNER_CONFIGMAP);
+    found = cm.data?.clusterId;
+  } catch (err) {
+    throw new ForeignClusterError(
+      `Cannot read ${OWNER_CONFIGMAP.namespace}/${OWNER_CONFIGMAP.name} (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): this is not a cluster the lab created, or it is not up. Run \`npm run cluster:up\`.`,
+    );
+  }
+  if (found !== expected) {
+    throw new ForeignClusterError(
+      `The cluster's owner id is ${found ?? 'missing'}, this cache's is ${expected}: another lab cache created it. Refusing to touch it.`,
+    );
+  }
+}
