@@ -1,0 +1,108 @@
+// Assertions in the seed's terms. Each failure quotes the evidence it judged, so a red scenario
+// says what the cluster did instead.
+import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import type { RecordedEvent } from './recorder.ts';
+import { ordinalOf } from './k8s-facts.ts';
+
+export class EvidenceError extends Error {
+  override name = 'EvidenceError';
+}
+
+export interface PodIdentity {
+  name: string;
+  uid: string;
+  ip?: string;
+  node?: string;
+}
+
+export function identityOf(pod: V1Pod): PodIdentity {
+  return {
+    name: pod.metadata!.name!,
+    uid: pod.metadata!.uid!,
+    ip: pod.status?.podIP,
+    node: pod.spec?.nodeName,
+  };
+}
+
+/** Same name, new UID: the controller made a new pod that carries the old identity. */
+export function samePodIdentity(before: PodIdentity, after: PodIdentity): void {
+  if (before.name !== after.name || before.uid === after.uid) {
+    throw new EvidenceError(
+      `expected the same name with a new UID; before ${before.name} uid=${before.uid}, after ${after.name} uid=${after.uid}`,
+    );
+  }
+}
+
+export interface VolumeIdentity {
+  pvc: string;
+  pvcUid: string;
+  pv: string;
+}
+
+export function volumeOf(pvc: V1PersistentVolumeClaim): VolumeIdentity {
+  return { pvc: pvc.metadata!.name!, pvcUid: pvc.metadata!.uid!, pv: pvc.spec?.volumeName ?? '' };
+}
+
+/** Same PVC object (UID) bound to the same PV: the data volume followed the pod. */
+export function sameVolume(before: VolumeIdentity, after: VolumeIdentity): void {
+  if (before.pvc !== after.pvc || before.pvcUid !== after.pvcUid || !before.pv || before.pv !== after.pv) {
+    throw new EvidenceError(
+      `expected the same PVC and PV; before ${before.pvc} uid=${before.pvcUid} -> ${before.pv}, after ${after.pvc} uid=${after.pvcUid} -> ${after.pv}`,
+    );
+  }
+}
+
+/** Whether the IP changed; never fails: an unchanged IP is possible and is reported as such. */
+export function ipChanged(before: PodIdentity, after: PodIdentity): boolean {
+  return !!before.ip && !!after.ip && before.ip !== after.ip;
+}
+
+/** No pod of that name with another UID appeared in the window (ms timestamps, wall clock). */
+export function noReplacementDuring(
+  events: RecordedEvent[],
+  name: string,
+  originalUid: string,
+  window: { from: number; to: number },
+): void {
+  const intruders = events.filter(
+    (e) =>
+      e.resource === 'pods' &&
+      e.name === name &&
+      e.uid !== originalUid &&
+      e.type !== 'DELETED' &&
+      e.at >= window.from &&
+      e.at <= window.to,
+  );
+  if (intruders.length) {
+    const first = intruders[0]!;
+    throw new EvidenceError(
+      `a replacement ${name} (uid ${first.uid}) appeared at ${new Date(first.at).toISOString()}, inside the window ${new Date(window.from).toISOString()}–${new Date(window.to).toISOString()}`,
+    );
+  }
+}
+
+/** The ordinals of a sequence of events are in the expected order (e.g. [0,1,2] or [2,1]). */
+export function orderedBy(
+  expected: number[],
+  events: Array<{ name: string; at: number }>,
+  what: string,
+): void {
+  const seen = events.map((e) => ordinalOf(e.name));
+  if (seen.length !== expected.length || seen.some((o, i) => o !== expected[i])) {
+    const trace = events.map((e) => `${e.name}@${new Date(e.at).toISOString().slice(11, 23)}`).join(', ');
+    throw new EvidenceError(
+      `${what}: expected ordinals ${expected.join(',')}, saw ${seen.join(',') || 'none'} (${trace || 'no events'})`,
+    );
+  }
+}
+
+/** Each step happened strictly after the previous one finished: e.g. pod n+1 ADDED after pod n Ready. */
+export function eachAfter(steps: Array<{ label: string; start: number; previousDone?: number }>): void {
+  for (const s of steps) {
+    if (s.previousDone !== undefined && s.start < s.previousDone) {
+      throw new EvidenceError(
+        `${s.label} started at ${new Date(s.start).toISOString()}, before the previous step finished at ${new Date(s.previousDone).toISOString()}`,
+      );
+    }
+  }
+}

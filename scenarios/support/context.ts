@@ -1,0 +1,147 @@
+// What every scenario stands on: a guarded client, a fresh labelled namespace, a recorder watching
+// from before the first action, fault injection with an undo journal, and the cluster's live
+// settings. Registered as mocha hooks by `useScenario`; undone and cleaned up whatever happens.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { $ } from 'zx';
+import { connect, type Kube } from '../../lib/kube.ts';
+import { Faults } from '../../lib/faults.ts';
+import { replayPending, undoOnExit } from '../../lib/journal.ts';
+import {
+  createScenarioNamespace,
+  deleteNamespace,
+  RUN_ID,
+  sweepStaleNamespaces,
+} from '../../lib/namespaces.ts';
+import { ARTIFACTS_DIR, KUBECONFIG_PATH, KUBE_CONTEXT, LAB_BIN } from '../../lib/paths.ts';
+import { clusterResources, namespacedResources, Recorder } from '../../lib/recorder.ts';
+import { readLiveSettings, type LiveSettings } from '../../lib/settings.ts';
+import { note } from '../../lib/console.ts';
+import { kindNodes } from '../../lib/nodes.ts';
+
+process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
+undoOnExit();
+
+export interface ScenarioContext {
+  name: string;
+  kube: Kube;
+  ns: string;
+  rec: Recorder;
+  faults: Faults;
+  settings: LiveSettings;
+  /** Nodes whose kubelet journal goes into the diagnostics bundle on failure. */
+  involvedNodes: Set<string>;
+  /** Seconds spent waiting for Kubernetes (grace periods, tolerations, MySQL start). */
+  waited: number;
+}
+
+export function kubectl(args: string[]) {
+  return $`kubectl --kubeconfig ${KUBECONFIG_PATH} --context ${KUBE_CONTEXT} ${args}`.quiet();
+}
+
+/** Registers the hooks of one scenario; call inside `describe`. The getter is valid in tests. */
+export function useScenario(name: string): () => ScenarioContext {
+  let ctx: ScenarioContext | undefined;
+  let failed = false;
+
+  before(async function () {
+    this.timeout(120_000);
+    const kube = await connect();
+    for (const u of await replayPending({ kube })) note(`repaired what an earlier run left: ${u}`);
+    for (const s of await sweepStaleNamespaces(kube)) note(`swept namespace ${s} of an earlier run`);
+    const ns = await createScenarioNamespace(kube, name);
+    const rec = await new Recorder(kube, [...namespacedResources(ns), ...clusterResources]).start();
+    ctx = {
+      name,
+      kube,
+      ns,
+      rec,
+      faults: new Faults(kube),
+      settings: await readLiveSettings(kube),
+      involvedNodes: new Set(),
+      waited: 0,
+    };
+    note(`namespace ${ns}; recording pods, PVCs, events, endpointslices, nodes, PVs`);
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') failed = true;
+  });
+
+  after(async function () {
+    this.timeout(180_000);
+    if (!ctx) return;
+    const errors: unknown[] = [];
+    await ctx.faults.undoAll().catch((e) => errors.push(e));
+    const dir = join(ARTIFACTS_DIR, RUN_ID, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'timeline.json'),
+      JSON.stringify(
+        ctx.rec.events.map(({ object: _o, ...e }) => e),
+        null,
+        1,
+      ),
+    );
+    if (failed) await writeDiagnostics(ctx, dir).catch((e) => errors.push(e));
+    ctx.rec.stop();
+    if (!(process.env.LAB_KEEP === '1' || (failed && process.env.LAB_KEEP_ON_FAILURE === '1')))
+      await deleteNamespace(ctx.kube, ctx.ns);
+    else note(`kept namespace ${ctx.ns} (LAB_KEEP)`);
+    if (errors.length) throw new Error(`cleanup of ${name} failed: ${errors.map(String).join('; ')}`);
+  });
+
+  return () => {
+    if (!ctx) throw new Error(`scenario ${name} has no context: its before hook failed`);
+    return ctx;
+  };
+}
+
+async function writeDiagnostics(ctx: ScenarioContext, dir: string): Promise<void> {
+  const dump = async (file: string, args: string[]) => {
+    const r = await kubectl(args).nothrow();
+    writeFileSync(join(dir, file), r.stdout + r.stderr);
+  };
+  await dump('objects.yaml', [
+    'get',
+    'pods,pvc,statefulsets,deployments,services,endpointslices',
+    '-n',
+    ctx.ns,
+    '-o',
+    'yaml',
+  ]);
+  await dump('pvs-nodes.yaml', ['get', 'pv,nodes', '-o', 'yaml']);
+  await dump('events.txt', ['get', 'events', '-n', ctx.ns, '--sort-by=.lastTimestamp']);
+  await dump('logs.txt', [
+    'logs',
+    '-n',
+    ctx.ns,
+    '-l',
+    'app=mysql-sts',
+    '--all-containers',
+    '--prefix',
+    '--tail=200',
+  ]);
+  for (const node of ctx.involvedNodes)
+    writeFileSync(join(dir, `kubelet-${node}.log`), await kindNodes.kubeletJournal(node));
+  note(`diagnostics in ${dir}`);
+}
+
+/** Creates objects in the scenario's namespace. */
+export async function createAll(ctx: ScenarioContext, objects: KubernetesObject[]): Promise<void> {
+  for (const o of objects) {
+    o.metadata = { ...o.metadata, namespace: ctx.ns };
+    await ctx.kube.objects.create(o);
+  }
+}
+
+/** Times a wait on Kubernetes, for the per-scenario "waiting vs harness" split. */
+export async function waiting<T>(ctx: ScenarioContext, work: Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await work;
+  } finally {
+    ctx.waited += (performance.now() - t0) / 1000;
+  }
+}

@@ -1,0 +1,110 @@
+// Talking to the StatefulSet the way an application would: from a client pod, by DNS name.
+import type { V1Pod } from '@kubernetes/client-node';
+import { isPodReady } from '../../lib/k8s-facts.ts';
+import { until } from '../../lib/waits.ts';
+import { kubectl, waiting, type ScenarioContext } from './context.ts';
+import { ROOT_PASSWORD } from './seed.ts';
+
+export const TOOLS_IMAGE = process.env.LAB_TOOLS_IMAGE ?? 'statefulset-lab/tools:bookworm';
+// A first MySQL start initialises the datadir, then the readiness probe (every 2 s) must pass.
+// Measured here at 10-20 s per pod; the bound leaves room for a loaded 2-core machine.
+export const MYSQL_START_BOUND = Number(process.env.LAB_TIMEOUT_MYSQL_START ?? 180);
+
+/** Starts the client pod (tools image: mysql client, dig) and waits until it runs. */
+export async function startClient(ctx: ScenarioContext, nodeName?: string): Promise<void> {
+  const pod: V1Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'client', namespace: ctx.ns, labels: { app: 'lab-client' } },
+    spec: {
+      ...(nodeName ? { nodeName } : {}),
+      terminationGracePeriodSeconds: 1,
+      containers: [
+        {
+          name: 'client',
+          image: TOOLS_IMAGE,
+          imagePullPolicy: 'IfNotPresent',
+          command: ['sleep', 'infinity'],
+        },
+      ],
+    },
+  };
+  await ctx.kube.core.createNamespacedPod({ namespace: ctx.ns, body: pod });
+  await waiting(
+    ctx,
+    until(ctx.rec, () => isPodReady(ctx.rec.get<V1Pod>('pods', 'client', ctx.ns)), {
+      timeout: 120,
+      why: 'client pod Ready (bound 120 s: a preloaded image starts in seconds)',
+    }),
+  );
+}
+
+export async function sql(ctx: ScenarioContext, host: string, query: string): Promise<string> {
+  const r = await kubectl([
+    'exec',
+    '-n',
+    ctx.ns,
+    'client',
+    '--',
+    'mysql',
+    '-h',
+    host,
+    '-uroot',
+    `-p${ROOT_PASSWORD}`,
+    '--connect-timeout=5',
+    '-N',
+    '-B',
+    '-e',
+    query,
+  ]);
+  return r.stdout.trim();
+}
+
+export interface DnsAnswer {
+  ips: string[];
+  ttl: number;
+}
+
+/** One DNS query from the client pod, answers in the order the server gave them. */
+export async function resolve(ctx: ScenarioContext, name: string): Promise<DnsAnswer> {
+  const r = await kubectl([
+    'exec',
+    '-n',
+    ctx.ns,
+    'client',
+    '--',
+    'dig',
+    '+noall',
+    '+answer',
+    '+search',
+    name,
+    'A',
+  ]);
+  const rows = r.stdout
+    .split('\n')
+    .filter((l) => /\sIN\s+A\s/.test(l))
+    .map((l) => l.trim().split(/\s+/));
+  return { ips: rows.map((f) => f[4]!), ttl: Math.max(0, ...rows.map((f) => Number(f[1]))) };
+}
+
+/**
+ * DNS has no watch: a changed record reaches clients when the cached answer's TTL runs out. This
+ * asks again after each TTL until the answer is `expected`, for at most `maxTtls` TTLs.
+ */
+export async function resolveUntil(
+  ctx: ScenarioContext,
+  name: string,
+  expected: string[],
+  maxTtls = 6,
+): Promise<DnsAnswer & { tries: number }> {
+  const want = [...expected].sort().join(',');
+  let last: DnsAnswer = { ips: [], ttl: 0 };
+  for (let tries = 1; tries <= maxTtls; tries++) {
+    last = await resolve(ctx, name);
+    if ([...last.ips].sort().join(',') === want) return { ...last, tries };
+    await new Promise((r) => setTimeout(r, Math.max(1, last.ttl) * 1000));
+  }
+  throw new Error(
+    `${name} resolved to ${last.ips.join(',') || 'nothing'}, not ${want}, after ${maxTtls} TTLs of ${last.ttl}s`,
+  );
+}
