@@ -1,6 +1,10 @@
 // The undo journal. Every fault writes how to undo it BEFORE it acts, and marks it done once undone,
 // so that whatever stops the run (the end of a scenario, Ctrl-C, a crash, kill -9) the next start
 // finds what is still broken and repairs it.
+//
+// Each entry names the process that wrote it. A run undoes its own faults when it ends or is
+// interrupted, and at start repairs only orphans: faults whose writer is no longer alive. So two
+// runs on one machine (say, the harness's tests next to a scenario) never undo each other's faults.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -8,49 +12,101 @@ import type { Kube } from './kube.ts';
 import { kindNodes, type NodeFaultProvider } from './nodes.ts';
 import { JOURNAL_PATH } from './paths.ts';
 
+/** A JSON patch operation (RFC 6902), as the API server takes it. */
+export interface PatchOp {
+  op: 'add' | 'replace' | 'remove';
+  path: string;
+  value?: unknown;
+}
+
 export type UndoAction =
   | { action: 'start-node'; node: string }
   | { action: 'unpause-node'; node: string }
   | { action: 'reconnect-node'; node: string; ip: string }
   | { action: 'restart-kubelet'; node: string }
   | { action: 'remove-taint'; node: string; key: string }
-  | { action: 'delete-namespace'; namespace: string };
+  | { action: 'delete-namespace'; namespace: string }
+  | { action: 'patch-statefulset'; namespace: string; name: string; patch: PatchOp[] };
 
-interface Entry {
+export interface Entry {
   id: string;
   state: 'pending' | 'done';
   what?: string;
   undo?: UndoAction;
+  /** Process that injected the fault (absent in entries of older versions: treated as orphans). */
+  pid?: number;
   at: string;
 }
 
+export type PendingEntry = Entry & { undo: UndoAction };
+
 export interface UndoDeps {
   nodes?: NodeFaultProvider;
-  /** Needed for undos that go through the API (taints, namespaces). */
+  /** Needed for undos that go through the API (taints, namespaces, StatefulSets). */
   kube?: Kube;
   journalPath?: string;
 }
 
-export function pendingUndos(journalPath = JOURNAL_PATH): Array<Entry & { undo: UndoAction }> {
-  if (!existsSync(journalPath)) return [];
-  const open = new Map<string, Entry & { undo: UndoAction }>();
-  for (const line of readFileSync(journalPath, 'utf8').split('\n')) {
+/** Reads journal text into entries; a line cut by kill -9 mid-write is skipped (nothing ran after it). */
+export function parseJournal(text: string): Entry[] {
+  const entries: Entry[] = [];
+  for (const line of text.split('\n')) {
     if (!line.trim()) continue;
-    let e: Entry;
     try {
-      e = JSON.parse(line) as Entry;
+      entries.push(JSON.parse(line) as Entry);
     } catch {
-      continue; // a line cut by kill -9 mid-write: nothing was done after it
+      continue;
     }
-    if (e.state === 'pending' && e.undo) open.set(e.id, e as Entry & { undo: UndoAction });
+  }
+  return entries;
+}
+
+/** Entries still pending once every later "done" line is applied, in the order they were written. */
+export function pendingOf(entries: Entry[]): PendingEntry[] {
+  const open = new Map<string, PendingEntry>();
+  for (const e of entries) {
+    if (e.state === 'pending' && e.undo) open.set(e.id, e as PendingEntry);
     else open.delete(e.id);
   }
   return [...open.values()];
 }
 
+export function pendingUndos(journalPath = JOURNAL_PATH): PendingEntry[] {
+  if (!existsSync(journalPath)) return [];
+  return pendingOf(parseJournal(readFileSync(journalPath, 'utf8')));
+}
+
+/** Whether a process of this machine is alive (EPERM: alive, someone else's). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export type ReplayScope = 'orphans' | 'mine' | 'all';
+
+/** Which pending entries a replay may undo: a live process's faults are its own business. */
+export function selectPending(
+  pending: PendingEntry[],
+  scope: ReplayScope,
+  alive: (pid: number) => boolean = processAlive,
+  myPid = process.pid,
+): PendingEntry[] {
+  if (scope === 'all') return pending;
+  if (scope === 'mine') return pending.filter((e) => e.pid === myPid);
+  return pending.filter((e) => e.pid === undefined || (e.pid !== myPid && !alive(e.pid)));
+}
+
 function write(entry: Entry, journalPath: string): void {
   mkdirSync(dirname(journalPath), { recursive: true });
   appendFileSync(journalPath, JSON.stringify(entry) + '\n');
+}
+
+function notFound(err: unknown): boolean {
+  return (err as { code?: number }).code === 404;
 }
 
 export async function runUndo(undo: UndoAction, deps: UndoDeps = {}): Promise<void> {
@@ -63,22 +119,40 @@ export async function runUndo(undo: UndoAction, deps: UndoDeps = {}): Promise<vo
     case 'reconnect-node':
       return nodes.reconnect(undo.node, undo.ip);
     case 'restart-kubelet':
+      // A stopped node re-registers by itself when it boots; a running one on a kubelet restart.
+      if (!(await nodes.state(undo.node)).running) return nodes.start(undo.node);
       return nodes.restartKubelet(undo.node);
     case 'remove-taint': {
       if (!deps.kube) throw new Error('removing a taint needs the cluster client');
-      const node = await deps.kube.core.readNode({ name: undo.node });
-      const taints = (node.spec?.taints ?? []).filter((t) => t.key !== undo.key);
+      let node;
+      try {
+        node = await deps.kube.core.readNode({ name: undo.node });
+      } catch (err) {
+        if (notFound(err)) return; // the Node object is gone, and its taint with it
+        throw err;
+      }
+      const taints = node.spec?.taints ?? [];
+      if (!taints.some((t) => t.key === undo.key)) return;
       await deps.kube.core.patchNode({
         name: undo.node,
-        body: [{ op: 'replace', path: '/spec/taints', value: taints }],
+        body: [{ op: 'replace', path: '/spec/taints', value: taints.filter((t) => t.key !== undo.key) }],
       });
       return;
     }
     case 'delete-namespace': {
       if (!deps.kube) throw new Error('deleting a namespace needs the cluster client');
-      await deps.kube.core.deleteNamespace({ name: undo.namespace }).catch((err: { code?: number }) => {
-        if (err.code !== 404) throw err;
+      await deps.kube.core.deleteNamespace({ name: undo.namespace }).catch((err: unknown) => {
+        if (!notFound(err)) throw err;
       });
+      return;
+    }
+    case 'patch-statefulset': {
+      if (!deps.kube) throw new Error('restoring a StatefulSet needs the cluster client');
+      await deps.kube.apps
+        .patchNamespacedStatefulSet({ namespace: undo.namespace, name: undo.name, body: undo.patch })
+        .catch((err: unknown) => {
+          if (!notFound(err)) throw err; // its namespace was deleted: nothing left to restore
+        });
       return;
     }
   }
@@ -93,7 +167,7 @@ export async function journaled(
 ): Promise<() => Promise<void>> {
   const journalPath = deps.journalPath ?? JOURNAL_PATH;
   const id = randomUUID();
-  write({ id, state: 'pending', what, undo, at: new Date().toISOString() }, journalPath);
+  write({ id, state: 'pending', what, undo, pid: process.pid, at: new Date().toISOString() }, journalPath);
   let undone = false;
   const undoIt = async () => {
     if (undone) return;
@@ -110,32 +184,52 @@ export async function journaled(
   return undoIt;
 }
 
-/** Repairs what an earlier run left broken. Returns what it undid. */
-export async function replayPending(deps: UndoDeps = {}): Promise<string[]> {
+/**
+ * Undoes pending faults, newest first, and marks each done. By default only orphans (their writer
+ * is gone: a crashed or killed run); `mine` is this process's, for its exit. Every undo is tried;
+ * the ones that fail stay pending for the next start and are reported together.
+ */
+export async function replayPending(deps: UndoDeps & { scope?: ReplayScope } = {}): Promise<string[]> {
   const journalPath = deps.journalPath ?? JOURNAL_PATH;
   const done: string[] = [];
-  for (const e of pendingUndos(journalPath)) {
-    await runUndo(e.undo, deps);
+  const failed: string[] = [];
+  const todo = selectPending(pendingUndos(journalPath), deps.scope ?? 'orphans').reverse();
+  for (const e of todo) {
+    try {
+      await runUndo(e.undo, deps);
+    } catch (err) {
+      failed.push(`${e.what ?? e.undo.action}: ${String(err)}`);
+      continue;
+    }
     write({ id: e.id, state: 'done', at: new Date().toISOString() }, journalPath);
     done.push(`${e.what ?? e.undo.action}: ${JSON.stringify(e.undo)}`);
+  }
+  if (failed.length) {
+    throw new Error(`could not undo (still journaled in ${journalPath}): ${failed.join('; ')}`);
   }
   return done;
 }
 
 let handlersInstalled = false;
-/** On Ctrl-C, SIGTERM or an uncaught error: undo every pending fault, then exit non-zero. */
+/** On Ctrl-C, SIGTERM or an uncaught error: undo this run's pending faults, then exit non-zero. */
 export function undoOnExit(deps: UndoDeps = {}): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
+  let bailing = false;
   const bail = (code: number, why: string) => {
+    if (bailing) {
+      console.error(`[harness] ${why} again while undoing: the journal keeps the rest for the next start`);
+      process.exit(code);
+    }
+    bailing = true;
     console.error(`\n[harness] ${why}: undoing injected faults…`);
-    replayPending(deps)
+    replayPending({ ...deps, scope: 'mine' })
       .then((undone) => undone.forEach((u) => console.error(`[harness] undone ${u}`)))
       .catch((err) => console.error(`[harness] undo failed, the next start retries it: ${err}`))
       .finally(() => process.exit(code));
   };
-  process.once('SIGINT', () => bail(130, 'interrupted'));
-  process.once('SIGTERM', () => bail(143, 'terminated'));
+  process.on('SIGINT', () => bail(130, 'interrupted'));
+  process.on('SIGTERM', () => bail(143, 'terminated'));
   process.once('uncaughtException', (err) => bail(1, `uncaught error ${err.stack ?? err}`));
   process.once('unhandledRejection', (err) => bail(1, `unhandled rejection ${String(err)}`));
 }

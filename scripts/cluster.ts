@@ -182,6 +182,14 @@ async function waitApiReady(
 
 async function waitHealthy(): Promise<void> {
   await waitApiReady();
+  // A node container whose Node object is gone (deleted, never re-registered) is broken too.
+  const containers = (await nodeContainers()).map((c) => c.name);
+  const registered = (await kubectl(['get', 'nodes', '-o', 'name'])).stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((n) => n.replace('node/', ''));
+  const missing = containers.filter((c) => !registered.includes(c));
+  if (missing.length) throw new Error(`node container(s) without a Node object: ${missing.join(', ')}`);
   // kubectl wait watches the objects: it returns on the event, it does not poll on a timer.
   await kubectl(['wait', '--for=condition=Ready', 'node', '--all', `--timeout=${NODES_READY_TIMEOUT}`]);
   for (const ns of ['kube-system', 'kube-flannel', 'lab-storage']) {

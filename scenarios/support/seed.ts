@@ -25,6 +25,8 @@ export interface SeedOptions {
   pvcRetention?: { whenScaled: 'Retain' | 'Delete'; whenDeleted: 'Retain' | 'Delete' };
   /** Pins every pod to these nodes (e.g. the workers, so a scenario knows which node it may stop). */
   nodeNames?: string[];
+  /** Among nodeNames, the node the scheduler should pick while it is available. */
+  preferNode?: string;
   /** Workload image; LAB_MYSQL_IMAGE or the built MariaDB image by default. */
   image?: string;
   updateStrategy?: V1StatefulSetUpdateStrategy;
@@ -76,6 +78,20 @@ export function renderSeed(namespace: string, options: SeedOptions = {}): SeedOb
             },
           ],
         },
+        ...(options.preferNode
+          ? {
+              preferredDuringSchedulingIgnoredDuringExecution: [
+                {
+                  weight: 100,
+                  preference: {
+                    matchExpressions: [
+                      { key: 'kubernetes.io/hostname', operator: 'In', values: [options.preferNode] },
+                    ],
+                  },
+                },
+              ],
+            }
+          : {}),
       },
     };
   }

@@ -1,0 +1,316 @@
+// (d) After a node stops, the StatefulSet does NOT replace its pod: the old pod object stays
+// (Terminating once evicted) because only that node's kubelet may confirm it is gone, and the
+// controller never runs two pods with one identity. Each operator action that ends the wait is
+// shown as its own case: force-delete the pod, start the node again, delete the Node object, taint
+// it out-of-service.
+//
+// The volume is on the `shared` class (no node affinity) so the replacement can run on another
+// node; pods tolerate the unreachable taint for TOLERATION seconds (set in the pod template, as
+// the issue allows) instead of the cluster's default.
+import { expect } from 'chai';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { evidence, note, phase } from '../lib/console.ts';
+import { identityOf, noReplacementDuring, samePodIdentity, type PodIdentity } from '../lib/evidence.ts';
+import { isPodReady, nodeReadyStatus } from '../lib/k8s-facts.ts';
+import { until, WaitTimeout } from '../lib/waits.ts';
+import type { Undo } from '../lib/faults.ts';
+import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
+import { MYSQL_START_BOUND } from './support/mysql.ts';
+import { renderSeed } from './support/seed.ts';
+
+const POD = 'mysql-0';
+const VICTIM = 'statefulset-lab-worker3';
+const OTHER = 'statefulset-lab-worker2';
+const TOLERATION = 10;
+// Pod GC deletes pods bound to a vanished Node after a 40 s quarantine and runs every 20 s
+// (pkg/controller/podgc; neither is a flag).
+const POD_GC_BOUND = 40 + 20 + 20;
+
+function livePod(ctx: ScenarioContext): V1Pod | undefined {
+  return ctx.rec.get<V1Pod>('pods', POD, ctx.ns);
+}
+
+function readyReplacement(ctx: ScenarioContext, oldUid: string): V1Pod | undefined {
+  const p = livePod(ctx);
+  return p && p.metadata?.uid !== oldUid && !p.metadata?.deletionTimestamp && isPodReady(p) ? p : undefined;
+}
+
+function node(ctx: ScenarioContext, name = VICTIM): V1Node | undefined {
+  return ctx.rec.get<V1Node>('nodes', name);
+}
+
+/** mysql-0 Ready on the victim node: move it there (force delete, it prefers the victim) if needed. */
+async function onVictim(ctx: ScenarioContext): Promise<PodIdentity> {
+  await waiting(
+    ctx,
+    until(ctx.rec, () => nodeReadyStatus(node(ctx)) === 'True' && node(ctx), {
+      timeout: 120,
+      why: `${VICTIM} Ready (bound 120 s)`,
+    }),
+  );
+  let pod = await waiting(
+    ctx,
+    until(
+      ctx.rec,
+      () => {
+        const p = livePod(ctx);
+        return p && !p.metadata?.deletionTimestamp && isPodReady(p) ? p : undefined;
+      },
+      { timeout: MYSQL_START_BOUND, why: `${POD} Ready` },
+    ),
+  );
+  if (pod.spec?.nodeName !== VICTIM) {
+    note(`${POD} runs on ${pod.spec?.nodeName}; moving it back to ${VICTIM}`);
+    const uid = pod.metadata!.uid!;
+    await ctx.faults.deletePod(ctx.ns, POD, { force: true });
+    pod = await waiting(
+      ctx,
+      until(ctx.rec, () => readyReplacement(ctx, uid), {
+        timeout: MYSQL_START_BOUND,
+        why: `${POD} Ready again`,
+      }),
+    );
+  }
+  expect(pod.spec?.nodeName, `${POD} must start on ${VICTIM} (it prefers it)`).to.equal(VICTIM);
+  return identityOf(pod);
+}
+
+interface Loss {
+  before: PodIdentity;
+  stoppedAt: number;
+  unknownAt: number;
+  evictedAt: number;
+  undoStop: Undo;
+}
+
+/** Stops the victim node and proves: Ready=Unknown, unreachable taint, pod evicted (Terminating), no replacement. */
+async function loseNode(ctx: ScenarioContext): Promise<Loss> {
+  const s = ctx.settings;
+  const before = await onVictim(ctx);
+  ctx.involvedNodes.add(VICTIM);
+  phase(`stop node ${VICTIM} (runs ${POD} uid ${before.uid})  ≙ docker stop ${VICTIM}`);
+  const undoStop = await ctx.faults.stopNode(VICTIM);
+  const stoppedAt = Date.now();
+  const graceBound = s.nodeMonitorGracePeriod + s.nodeMonitorPeriod + s.nodeLeaseDurationSeconds;
+  await waiting(
+    ctx,
+    until(ctx.rec, () => nodeReadyStatus(node(ctx)) === 'Unknown', {
+      timeout: graceBound,
+      why: `${VICTIM} Ready=Unknown (bound ${graceBound}s = grace ${s.nodeMonitorGracePeriod}s + monitor period ${s.nodeMonitorPeriod}s + lease ${s.nodeLeaseDurationSeconds}s)`,
+    }),
+  );
+  const unknownAt = Date.now();
+  await until(
+    ctx.rec,
+    () =>
+      node(ctx)?.spec?.taints?.some(
+        (t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute',
+      ),
+    { timeout: 30, why: 'the unreachable NoExecute taint' },
+  );
+  const evictBound = TOLERATION + 2 * s.nodeMonitorPeriod + 10;
+  const evicted = await waiting(
+    ctx,
+    until(
+      ctx.rec,
+      () => {
+        const p = livePod(ctx);
+        return p?.metadata?.uid === before.uid && p.metadata.deletionTimestamp ? p : undefined;
+      },
+      {
+        timeout: evictBound,
+        why: `${POD} evicted: deletionTimestamp set (bound ${evictBound}s = toleration ${TOLERATION}s + 2 monitor periods + 10 s)`,
+      },
+    ),
+  );
+  const evictedAt = Date.now();
+  note(
+    `Ready=Unknown +${((unknownAt - stoppedAt) / 1000).toFixed(1)}s (live grace ${s.nodeMonitorGracePeriod}s); evicted +${((evictedAt - stoppedAt) / 1000).toFixed(1)}s; pod phase still ${evicted.status?.phase}, Terminating`,
+  );
+  // The absence of a replacement is awaited, not slept: any replacement event ends this early and fails.
+  const observe = TOLERATION + 3 * s.nodeMonitorPeriod;
+  phase(`watch ${observe}s more for a replacement (there must be none)`);
+  const replacement = await until(
+    ctx.rec,
+    () => {
+      const p = livePod(ctx);
+      return p && p.metadata?.uid !== before.uid ? p : undefined;
+    },
+    { timeout: observe, why: 'no replacement' },
+  ).catch((e: unknown) => {
+    if (e instanceof WaitTimeout) return undefined;
+    throw e;
+  });
+  expect(replacement, `a replacement ${POD} appeared while the old one was Terminating`).to.equal(undefined);
+  noReplacementDuring(ctx.rec.events, POD, before.uid, { from: stoppedAt, to: Date.now() });
+  evidence(`no replacement for ${((Date.now() - stoppedAt) / 1000).toFixed(0)}s after the stop`, [
+    {
+      pod: POD,
+      uid: before.uid,
+      node: VICTIM,
+      deletionTimestamp: livePod(ctx)?.metadata?.deletionTimestamp?.toString(),
+      phase: livePod(ctx)?.status?.phase,
+      nodeReady: nodeReadyStatus(node(ctx)),
+    },
+  ]);
+  return { before, stoppedAt, unknownAt, evictedAt, undoStop };
+}
+
+async function expectReplacement(
+  ctx: ScenarioContext,
+  loss: Loss,
+  actedAt: number,
+  bound: number,
+  why: string,
+): Promise<V1Pod> {
+  const pod = await waiting(
+    ctx,
+    until(ctx.rec, () => readyReplacement(ctx, loss.before.uid), {
+      timeout: bound,
+      why: `a new ${POD} Ready (bound ${bound}s: ${why})`,
+    }),
+  );
+  const after = identityOf(pod);
+  samePodIdentity(loss.before, after);
+  evidence('replacement', [
+    {
+      '': 'before',
+      name: loss.before.name,
+      uid: loss.before.uid,
+      node: loss.before.node,
+      ip: loss.before.ip,
+    },
+    {
+      '': 'after',
+      name: after.name,
+      uid: after.uid,
+      node: after.node,
+      ip: after.ip,
+      readyAfterAction: `${((Date.now() - actedAt) / 1000).toFixed(1)}s`,
+    },
+  ]);
+  return pod;
+}
+
+/** Starts the node again (if the case did not), and waits until it is Ready and the old pod is gone. */
+async function restore(ctx: ScenarioContext, loss: Loss): Promise<void> {
+  await loss.undoStop();
+  await waiting(
+    ctx,
+    until(ctx.rec, () => nodeReadyStatus(node(ctx)) === 'True', {
+      timeout: 120,
+      why: `${VICTIM} Ready again (bound 120 s)`,
+    }),
+  );
+}
+
+describe('node-stop: no replacement pod until an operator acts', function () {
+  const scenario = useScenario('node-stop');
+
+  before(async function () {
+    this.timeout((MYSQL_START_BOUND + 60) * 1000);
+    const ctx = scenario();
+    phase(
+      `deploy the seed StatefulSet on the shared class, pods tolerate unreachable for ${TOLERATION}s, preferring ${VICTIM}`,
+    );
+    const seed = renderSeed(ctx.ns, {
+      replicas: 1,
+      storageClass: 'shared',
+      tolerationSeconds: TOLERATION,
+      nodeNames: [VICTIM, OTHER],
+      preferNode: VICTIM,
+    });
+    await createAll(ctx, [seed.secret, seed.service, seed.statefulSet]);
+    const s = ctx.settings;
+    note(`live settings: ${Object.values(s.sources).join('; ')}`);
+  });
+
+  it('(b) force-deleting the Terminating pod lets the controller replace it at once', async function () {
+    this.timeout(600_000);
+    const ctx = scenario();
+    const loss = await loseNode(ctx);
+    phase(
+      `force delete ${POD}  ≙ kubectl delete pod ${POD} --grace-period=0 --force (split-brain risk if the node still ran it)`,
+    );
+    const actedAt = Date.now();
+    await ctx.faults.deletePod(ctx.ns, POD, { force: true });
+    const pod = await expectReplacement(
+      ctx,
+      loss,
+      actedAt,
+      MYSQL_START_BOUND,
+      'MySQL start on the shared volume',
+    );
+    expect(pod.spec?.nodeName).to.equal(OTHER);
+    await restore(ctx, loss);
+  });
+
+  it('(c) starting the node again lets its kubelet finish the deletion, then the pod is recreated', async function () {
+    this.timeout(600_000);
+    const ctx = scenario();
+    const loss = await loseNode(ctx);
+    phase(`start node ${VICTIM} again  ≙ docker start ${VICTIM}`);
+    const actedAt = Date.now();
+    await loss.undoStop();
+    await expectReplacement(
+      ctx,
+      loss,
+      actedAt,
+      120 + MYSQL_START_BOUND,
+      'node boot + kubelet confirms the deletion + MySQL start',
+    );
+    await restore(ctx, loss);
+  });
+
+  it('(a) deleting the Node object lets pod GC remove the pod, then it is recreated elsewhere', async function () {
+    this.timeout(600_000);
+    const ctx = scenario();
+    const loss = await loseNode(ctx);
+    phase(`delete the Node object  ≙ kubectl delete node ${VICTIM}`);
+    const actedAt = Date.now();
+    await ctx.faults.deleteNodeObject(VICTIM);
+    const pod = await expectReplacement(
+      ctx,
+      loss,
+      actedAt,
+      POD_GC_BOUND + MYSQL_START_BOUND,
+      `pod GC quarantine 40 s + GC period 20 s + MySQL start`,
+    );
+    expect(pod.spec?.nodeName).to.equal(OTHER);
+    await ctx.faults.undoAll(); // start the node: its kubelet registers the Node again
+    await waiting(
+      ctx,
+      until(ctx.rec, () => nodeReadyStatus(node(ctx)) === 'True', {
+        timeout: 120,
+        why: `${VICTIM} registered and Ready again (bound 120 s)`,
+      }),
+    );
+  });
+
+  it('(d) the out-of-service taint force-deletes the pod, then it is recreated elsewhere', async function () {
+    this.timeout(600_000);
+    const ctx = scenario();
+    const loss = await loseNode(ctx);
+    phase(
+      `taint ${VICTIM} out-of-service  ≙ kubectl taint node ${VICTIM} node.kubernetes.io/out-of-service=nodeshutdown:NoExecute`,
+    );
+    const actedAt = Date.now();
+    await ctx.faults.taintOutOfService(VICTIM);
+    const pod = await expectReplacement(
+      ctx,
+      loss,
+      actedAt,
+      60 + MYSQL_START_BOUND,
+      'pod GC acts on out-of-service nodes at its next pass + MySQL start',
+    );
+    expect(pod.spec?.nodeName).to.equal(OTHER);
+    await ctx.faults.undoAll(); // removes the taint, starts the node
+    await waiting(
+      ctx,
+      until(ctx.rec, () => nodeReadyStatus(node(ctx)) === 'True' && !node(ctx)?.spec?.taints?.length, {
+        timeout: 120,
+        why: `${VICTIM} Ready and untainted (bound 120 s)`,
+      }),
+    );
+  });
+});
