@@ -1,10 +1,14 @@
 // Faults a scenario injects. Each one that leaves something broken journals its undo first (see
 // journal.ts) and returns it; a pod deletion leaves nothing to undo: the controller answers it.
+// Node faults only ever touch workers: the control plane going down would take the lab with it.
+import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { Kube } from './kube.ts';
-import { journaled, type UndoDeps } from './journal.ts';
+import { journaled, type PatchOp, type UndoAction, type UndoDeps } from './journal.ts';
 import { kindNodes, type NodeFaultProvider } from './nodes.ts';
 
 export type Undo = () => Promise<void>;
+
+export const OUT_OF_SERVICE_TAINT = 'node.kubernetes.io/out-of-service';
 
 export class Faults {
   private readonly kube: Kube;
@@ -18,41 +22,56 @@ export class Faults {
     this.deps = { kube, nodes, journalPath };
   }
 
-  private async inject(
-    what: string,
-    undo: Parameters<typeof journaled>[1],
-    act: () => Promise<unknown>,
-  ): Promise<Undo> {
+  private async inject(what: string, undo: UndoAction, act: () => Promise<unknown>): Promise<Undo> {
     const u = await journaled(what, undo, act, this.deps);
     this.undos.push(u);
     return u;
   }
 
-  stopNode(node: string): Promise<Undo> {
+  /** Refuses any node that is not a worker of the lab cluster. */
+  async assertWorker(node: string): Promise<void> {
+    const info = (await this.nodes.list()).find((n) => n.name === node);
+    if (!info) throw new Error(`${node} is not a node of the lab cluster`);
+    if (info.role !== 'worker') {
+      throw new Error(
+        `refusing to fault ${node}: it is the ${info.role}, only workers may be stopped or cut off`,
+      );
+    }
+  }
+
+  async stopNode(node: string): Promise<Undo> {
+    await this.assertWorker(node);
     return this.inject(`stop node ${node}`, { action: 'start-node', node }, () => this.nodes.stop(node));
   }
 
-  pauseNode(node: string): Promise<Undo> {
+  /** Freezes every process of the node (kubelet and pods): no status, no lease, no answer. */
+  async pauseNode(node: string): Promise<Undo> {
+    await this.assertWorker(node);
     return this.inject(`pause node ${node}`, { action: 'unpause-node', node }, () => this.nodes.pause(node));
   }
 
   /** Cuts the node off the network; its pods keep running (the seed's partition case). */
   async partitionNode(node: string): Promise<Undo> {
+    await this.assertWorker(node);
     const { ip } = await this.nodes.state(node);
-    return this.inject(`partition node ${node}`, { action: 'reconnect-node', node, ip }, () =>
+    if (!ip) throw new Error(`${node} has no address to come back with (stopped or already cut off)`);
+    return this.inject(`partition node ${node} (was ${ip})`, { action: 'reconnect-node', node, ip }, () =>
       this.nodes.disconnect(node),
     );
   }
 
-  /** Removes the Node object; restarting its kubelet registers it again. */
-  deleteNodeObject(node: string): Promise<Undo> {
+  /** Removes the Node object; restarting its kubelet (or booting a stopped node) registers it again. */
+  async deleteNodeObject(node: string): Promise<Undo> {
+    await this.assertWorker(node);
     return this.inject(`delete Node ${node}`, { action: 'restart-kubelet', node }, () =>
       this.kube.core.deleteNode({ name: node }),
     );
   }
 
-  taintOutOfService(node: string): Promise<Undo> {
-    const key = 'node.kubernetes.io/out-of-service';
+  /** The operator's statement that a node is shut down: its pods are force-deleted, volumes detached. */
+  async taintOutOfService(node: string): Promise<Undo> {
+    await this.assertWorker(node);
+    const key = OUT_OF_SERVICE_TAINT;
     return this.inject(`taint ${node} ${key}`, { action: 'remove-taint', node, key }, async () => {
       const current = await this.kube.core.readNode({ name: node });
       const taints = [...(current.spec?.taints ?? []), { key, value: 'nodeshutdown', effect: 'NoExecute' }];
@@ -63,12 +82,61 @@ export class Faults {
     });
   }
 
+  /** Graceful (the pod's grace period) or forced (grace 0: the API object goes at once). */
   async deletePod(namespace: string, name: string, opts: { force?: boolean } = {}): Promise<void> {
     await this.kube.core.deleteNamespacedPod({
       namespace,
       name,
       ...(opts.force ? { gracePeriodSeconds: 0 } : {}),
     });
+  }
+
+  /** Sets spec.replicas; the undo sets the previous count back. */
+  async scale(namespace: string, name: string, replicas: number): Promise<Undo> {
+    const sts = await this.kube.apps.readNamespacedStatefulSet({ namespace, name });
+    const previous = sts.spec?.replicas ?? 1;
+    return this.inject(
+      `scale ${namespace}/${name} ${previous} -> ${replicas}`,
+      {
+        action: 'patch-statefulset',
+        namespace,
+        name,
+        patch: [{ op: 'replace', path: '/spec/replicas', value: previous }],
+      },
+      () =>
+        this.kube.apps.patchNamespacedStatefulSet({
+          namespace,
+          name,
+          body: [{ op: 'replace', path: '/spec/replicas', value: replicas }],
+        }),
+    );
+  }
+
+  /**
+   * Starts a rolling update by changing the pod template (and optionally the update strategy, e.g. a
+   * partition). The undo puts the previous template and strategy back, which rolls the pods back.
+   */
+  async rollingUpdate(
+    namespace: string,
+    name: string,
+    change: (
+      sts: V1StatefulSet,
+    ) => Pick<V1StatefulSet['spec'] & object, 'template'> &
+      Partial<Pick<V1StatefulSet['spec'] & object, 'updateStrategy'>>,
+  ): Promise<Undo> {
+    const sts = await this.kube.apps.readNamespacedStatefulSet({ namespace, name });
+    const next = change(structuredClone(sts));
+    const restore: PatchOp[] = [{ op: 'replace', path: '/spec/template', value: sts.spec!.template }];
+    const apply: PatchOp[] = [{ op: 'replace', path: '/spec/template', value: next.template }];
+    if (next.updateStrategy) {
+      restore.push({ op: 'replace', path: '/spec/updateStrategy', value: sts.spec!.updateStrategy ?? {} });
+      apply.push({ op: 'replace', path: '/spec/updateStrategy', value: next.updateStrategy });
+    }
+    return this.inject(
+      `rolling update of ${namespace}/${name}`,
+      { action: 'patch-statefulset', namespace, name, patch: restore },
+      () => this.kube.apps.patchNamespacedStatefulSet({ namespace, name, body: apply }),
+    );
   }
 
   /** Undoes everything this instance injected, newest first; every undo is tried. */

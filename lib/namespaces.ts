@@ -1,15 +1,27 @@
 // One labelled namespace per scenario run, deleted afterwards; namespaces a crashed run left behind
-// are found by their label and swept at the next start.
+// are found by their label and swept at the next start. A namespace names the process that made
+// it, so a sweep never deletes the namespace of a run that is still going on this machine.
 import { randomBytes } from 'node:crypto';
+import type { V1Namespace } from '@kubernetes/client-node';
 import type { Kube } from './kube.ts';
+import { processAlive } from './journal.ts';
 import { NAMESPACE_LABEL } from './paths.ts';
 
 export const RUN_ID = `${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${randomBytes(2).toString('hex')}`;
+export const SCENARIO_LABEL = 'statefulset-lab/scenario';
+/** Annotation: pid of the process that created the namespace. */
+export const PID_ANNOTATION = 'statefulset-lab/pid';
 
 export async function createScenarioNamespace(kube: Kube, scenario: string): Promise<string> {
   const name = `lab-${scenario}-${randomBytes(2).toString('hex')}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
   await kube.core.createNamespace({
-    body: { metadata: { name, labels: { [NAMESPACE_LABEL]: RUN_ID, 'statefulset-lab/scenario': scenario } } },
+    body: {
+      metadata: {
+        name,
+        labels: { [NAMESPACE_LABEL]: RUN_ID, [SCENARIO_LABEL]: scenario },
+        annotations: { [PID_ANNOTATION]: String(process.pid) },
+      },
+    },
   });
   return name;
 }
@@ -20,12 +32,26 @@ export async function deleteNamespace(kube: Kube, name: string): Promise<void> {
   });
 }
 
-/** Deletes the lab's namespaces from earlier runs. Returns their names. */
-export async function sweepStaleNamespaces(kube: Kube): Promise<string[]> {
+/** `--keep` on the command line or LAB_KEEP=1: leave scenario namespaces for inspection. */
+export function keepNamespaces(argv = process.argv, env = process.env): boolean {
+  return argv.includes('--keep') || env.LAB_KEEP === '1';
+}
+
+/** A lab namespace is stale when its run is over: another run id and no live creator process. */
+export function isStale(ns: V1Namespace, alive: (pid: number) => boolean = processAlive): boolean {
+  const meta = ns.metadata ?? {};
+  if (meta.deletionTimestamp) return false; // already going
+  if (meta.labels?.[NAMESPACE_LABEL] === RUN_ID) return false;
+  const pid = Number(meta.annotations?.[PID_ANNOTATION]);
+  return !(Number.isInteger(pid) && pid > 0 && alive(pid));
+}
+
+/** Deletes the lab's namespaces left by runs that are over (optionally of one scenario). Returns their names. */
+export async function sweepStaleNamespaces(kube: Kube, scenario?: string): Promise<string[]> {
   const list = await kube.core.listNamespace({
-    labelSelector: `${NAMESPACE_LABEL},${NAMESPACE_LABEL}!=${RUN_ID}`,
+    labelSelector: scenario ? `${NAMESPACE_LABEL},${SCENARIO_LABEL}=${scenario}` : NAMESPACE_LABEL,
   });
-  const stale = list.items.filter((ns) => !ns.metadata?.deletionTimestamp).map((ns) => ns.metadata!.name!);
+  const stale = list.items.filter((ns) => isStale(ns)).map((ns) => ns.metadata!.name!);
   for (const name of stale) await deleteNamespace(kube, name);
   return stale;
 }

@@ -1,24 +1,81 @@
 // Node faults behind a small interface. The kind implementation acts on the node's Docker
 // container; a provider for real clusters (e.g. stopping kubelet through a privileged debug pod)
 // can implement the same calls later.
+import { join } from 'node:path';
+import type { V1Node } from '@kubernetes/client-node';
 import { $ } from 'zx';
+import { CLUSTER_NAME, KIND_CLUSTER_LABEL, LAB_BIN } from './paths.ts';
+
+export interface NodeState {
+  running: boolean;
+  paused: boolean;
+  /** Attached to the cluster network (a stopped container stays attached). */
+  connected: boolean;
+  /** Address on the cluster network; empty while disconnected or stopped. */
+  ip: string;
+}
+
+export interface NodeInfo extends NodeState {
+  name: string;
+  role: 'control-plane' | 'worker' | string;
+}
 
 export interface NodeFaultProvider {
+  /** Every node of the lab cluster, including stopped ones. */
+  list(): Promise<NodeInfo[]>;
   stop(node: string): Promise<void>;
+  /** Brings a node back from stop or pause; a no-op on a running node. */
   start(node: string): Promise<void>;
   pause(node: string): Promise<void>;
   unpause(node: string): Promise<void>;
   /** Cuts the node off the cluster network; returns the address to reconnect it with. */
   disconnect(node: string): Promise<string>;
+  /** Reconnects with that address; a no-op on a connected node. */
   reconnect(node: string, ip: string): Promise<void>;
   restartKubelet(node: string): Promise<void>;
-  state(node: string): Promise<{ running: boolean; paused: boolean; ip: string }>;
+  state(node: string): Promise<NodeState>;
   kubeletJournal(node: string): Promise<string>;
+  /** Writes every node's logs (kubelet, containerd, pods) under dir. */
+  exportLogs(dir: string): Promise<void>;
 }
 
-const KIND_NETWORK = 'kind';
+export const KIND_NETWORK = 'kind';
+const ROLE_LABEL = 'io.x-k8s.kind.role';
+
+/** The container behind a Node: kind names it in the providerID (kind://docker/<cluster>/<name>). */
+export function containerOf(node: V1Node | string): string {
+  if (typeof node === 'string') return node;
+  const id = node.spec?.providerID ?? '';
+  const m = /^kind:\/\/docker\/[^/]+\/(.+)$/.exec(id);
+  return m?.[1] ?? node.metadata!.name!;
+}
+
+export function parseState(line: string): NodeState {
+  const [running, paused, connected, ip = ''] = line.trim().split(/\s+/);
+  return { running: running === 'true', paused: paused === 'true', connected: connected === 'yes', ip };
+}
+
+const STATE_FORMAT = `{{.State.Running}} {{.State.Paused}} {{with index .NetworkSettings.Networks "${KIND_NETWORK}"}}yes {{.IPAddress}}{{else}}no{{end}}`;
 
 export const kindNodes: NodeFaultProvider = {
+  async list() {
+    const names = (
+      await $`docker ps -a --filter ${`label=${KIND_CLUSTER_LABEL}=${CLUSTER_NAME}`} --format {{.Names}}`.quiet()
+    ).stdout
+      .split('\n')
+      .filter(Boolean)
+      .sort();
+    if (!names.length) return [];
+    const r =
+      await $`docker inspect -f ${`{{.Name}} {{index .Config.Labels "${ROLE_LABEL}"}} ${STATE_FORMAT}`} ${names}`.quiet();
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [name = '', role = '', ...rest] = line.trim().split(' ');
+        return { name: name.replace(/^\//, ''), role, ...parseState(rest.join(' ')) };
+      });
+  },
   async stop(node) {
     await $`docker stop ${node}`.quiet();
   },
@@ -34,27 +91,27 @@ export const kindNodes: NodeFaultProvider = {
     if ((await this.state(node)).paused) await $`docker unpause ${node}`.quiet();
   },
   async disconnect(node) {
-    const { ip } = await this.state(node);
-    if (!ip) throw new Error(`${node} has no address on the ${KIND_NETWORK} network`);
+    const { ip, connected } = await this.state(node);
+    if (!connected || !ip) throw new Error(`${node} has no address on the ${KIND_NETWORK} network`);
     await $`docker network disconnect ${KIND_NETWORK} ${node}`.quiet();
     return ip;
   },
   async reconnect(node, ip) {
-    if ((await this.state(node)).ip) return;
-    // The same address: the Node object, certificates and routes all name it.
+    if ((await this.state(node)).connected) return;
+    // The same address matters: the Node object, the kubelet's serving certificate and routes name it.
     await $`docker network connect --ip ${ip} ${KIND_NETWORK} ${node}`.quiet();
   },
   async restartKubelet(node) {
     await $`docker exec ${node} systemctl restart kubelet`.quiet();
   },
   async state(node) {
-    const r =
-      await $`docker inspect -f ${`{{.State.Running}} {{.State.Paused}} {{with index .NetworkSettings.Networks "${KIND_NETWORK}"}}{{.IPAddress}}{{end}}`} ${node}`.quiet();
-    const [running, paused, ip = ''] = r.stdout.trim().split(' ');
-    return { running: running === 'true', paused: paused === 'true', ip };
+    return parseState((await $`docker inspect -f ${STATE_FORMAT} ${node}`.quiet()).stdout);
   },
   async kubeletJournal(node) {
     const r = await $`docker exec ${node} journalctl -u kubelet --no-pager -n 400`.nothrow().quiet();
     return r.stdout || r.stderr;
+  },
+  async exportLogs(dir) {
+    await $`${join(LAB_BIN, 'kind')} export logs ${dir} --name ${CLUSTER_NAME}`.quiet();
   },
 };

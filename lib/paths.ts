@@ -19,8 +19,9 @@ export const LAB_CACHE =
 export const KUBECONFIG_PATH = join(LAB_CACHE, 'kubeconfig');
 /** Random id written when cluster:up creates the cluster; proves the cluster is ours. */
 export const CLUSTER_ID_PATH = join(LAB_CACHE, 'cluster-id');
-/** Undo journal of injected faults, replayed at the next start after a crash. */
-export const JOURNAL_PATH = join(LAB_CACHE, 'fault-journal.jsonl');
+/** Undo journal of injected faults, replayed at the next start after a crash. LAB_JOURNAL moves it
+ * (the harness's own tests use a private one so they never replay a concurrent run's faults). */
+export const JOURNAL_PATH = process.env.LAB_JOURNAL ?? join(LAB_CACHE, 'fault-journal.jsonl');
 /** Built helper binaries (kind, kubectl) that cluster:up puts on PATH. */
 export const LAB_BIN = join(LAB_CACHE, 'bin');
 
