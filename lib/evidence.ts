@@ -2,7 +2,7 @@
 // says what the cluster did instead.
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { RecordedEvent } from './recorder.ts';
-import { ordinalOf } from './k8s-facts.ts';
+import { isPodReady, ordinalOf } from './k8s-facts.ts';
 
 export class EvidenceError extends Error {
   override name = 'EvidenceError';
@@ -57,6 +57,15 @@ export function ipChanged(before: PodIdentity, after: PodIdentity): boolean {
   return !!before.ip && !!after.ip && before.ip !== after.ip;
 }
 
+/** Fails unless both pods had an IP and they differ (for scenarios where a new IP is guaranteed). */
+export function expectIpChanged(before: PodIdentity, after: PodIdentity): void {
+  if (!ipChanged(before, after)) {
+    throw new EvidenceError(
+      `expected a new IP; before ${before.name} uid=${before.uid} ip=${before.ip ?? 'none'}, after ${after.name} uid=${after.uid} ip=${after.ip ?? 'none'}`,
+    );
+  }
+}
+
 /** No pod of that name with another UID appeared in the window (ms timestamps, wall clock). */
 export function noReplacementDuring(
   events: RecordedEvent[],
@@ -105,4 +114,40 @@ export function eachAfter(steps: Array<{ label: string; start: number; previousD
       );
     }
   }
+}
+
+export interface PodMoment {
+  name: string;
+  uid: string;
+  at: number;
+  resourceVersion: string;
+}
+
+function moment(e: RecordedEvent): PodMoment {
+  return { name: e.name, uid: e.uid, at: e.at, resourceVersion: e.resourceVersion };
+}
+
+/** Pods created while the recorder watched (the initial List is the state before, not a creation). */
+export function creations(events: RecordedEvent[], since = 0): PodMoment[] {
+  return events
+    .filter((e) => e.resource === 'pods' && e.type === 'ADDED' && e.source !== 'list' && e.at >= since)
+    .map(moment);
+}
+
+/** Pod objects removed from the API (the end of Terminating), in the order seen. */
+export function deletions(events: RecordedEvent[], since = 0): PodMoment[] {
+  return events.filter((e) => e.resource === 'pods' && e.type === 'DELETED' && e.at >= since).map(moment);
+}
+
+/** The first moment each pod (name + uid) was seen Ready, in the order seen. */
+export function readyTransitions(events: RecordedEvent[], since = 0): PodMoment[] {
+  const seen = new Set<string>();
+  const out: PodMoment[] = [];
+  for (const e of events) {
+    if (e.resource !== 'pods' || e.type === 'DELETED' || e.at < since) continue;
+    if (seen.has(e.uid) || !isPodReady(e.object as V1Pod)) continue;
+    seen.add(e.uid);
+    out.push(moment(e));
+  }
+  return out;
 }
