@@ -26,16 +26,30 @@ export function checkKubeconfig(kc: k8s.KubeConfig, source: string): void {
     );
   }
   const server = kc.getCurrentCluster()?.server ?? '';
-  const host = server ? new URL(server).hostname : '';
+  let host = '';
+  try {
+    host = new URL(server).hostname;
+  } catch {
+    // no server, or not a URL: refused below like any other non-local one
+  }
   if (!LOOPBACK.test(host)) {
     throw new ForeignClusterError(
-      `${source}: context ${context} talks to ${server || 'no server'}, not to a kind cluster on this machine's loopback. Refusing to touch it.`,
+      `${source}: context ${context} talks to ${server || 'no server'}, not to a kind cluster on this machine's loopback. Refusing to touch it: the lab only acts on the cluster \`npm run cluster:up\` creates, whose kubeconfig is ${KUBECONFIG_PATH}.`,
     );
   }
 }
 
-/** Clients for the lab cluster, once its owner ConfigMap proves the cluster is the one this cache created. */
-export async function connect(kubeconfigPath = KUBECONFIG_PATH): Promise<Kube> {
+export interface ConnectOptions {
+  /** The id this cache expects in the owner ConfigMap (tests point it elsewhere). */
+  clusterIdPath?: string;
+}
+
+/**
+ * Clients for the lab cluster, once its owner ConfigMap proves the cluster is the one this cache
+ * created. Nothing is sent to a server before the kubeconfig passes the local checks, and the only
+ * request before the ownership is proven is one GET of that ConfigMap.
+ */
+export async function connect(kubeconfigPath = KUBECONFIG_PATH, options: ConnectOptions = {}): Promise<Kube> {
   if (!existsSync(kubeconfigPath)) {
     throw new ForeignClusterError(
       `No lab kubeconfig at ${kubeconfigPath}: run \`npm run cluster:up\` first.`,
@@ -50,15 +64,15 @@ export async function connect(kubeconfigPath = KUBECONFIG_PATH): Promise<Kube> {
     apps: kc.makeApiClient(k8s.AppsV1Api),
     objects: k8s.KubernetesObjectApi.makeApiClient(kc),
   };
-  await checkOwner(kube);
+  await checkOwner(kube, options.clusterIdPath ?? CLUSTER_ID_PATH);
   return kube;
 }
 
-async function checkOwner(kube: Kube): Promise<void> {
-  const expected = existsSync(CLUSTER_ID_PATH) ? readFileSync(CLUSTER_ID_PATH, 'utf8').trim() : undefined;
+async function checkOwner(kube: Kube, clusterIdPath: string): Promise<void> {
+  const expected = existsSync(clusterIdPath) ? readFileSync(clusterIdPath, 'utf8').trim() : undefined;
   if (!expected) {
     throw new ForeignClusterError(
-      `This machine's lab cache has no cluster id (${CLUSTER_ID_PATH}): the cluster was not created by \`npm run cluster:up\` here. Refusing to touch it.`,
+      `This machine's lab cache has no cluster id (${clusterIdPath}): the cluster was not created by \`npm run cluster:up\` here. Refusing to touch it.`,
     );
   }
   let found: string | undefined;
@@ -72,7 +86,7 @@ async function checkOwner(kube: Kube): Promise<void> {
   }
   if (found !== expected) {
     throw new ForeignClusterError(
-      `The cluster's owner id is ${found ?? 'missing'}, this cache's is ${expected}: another lab cache created it. Refusing to touch it.`,
+      `The cluster's owner id is ${found ?? 'missing'}, this cache's (${clusterIdPath}) is ${expected}: another lab cache created it, or it was recreated by hand. Refusing to touch it; \`npm run cluster:down && npm run cluster:up\` makes a cluster this cache owns.`,
     );
   }
 }
