@@ -1,0 +1,98 @@
+// On failure, a bundle that lets someone see what the cluster did without re-running:
+// artifacts/<run>/<scenario>/ with the recorded timeline, the YAML of the scenario's pods, PVCs,
+// StatefulSets, their PVs and every Node, the namespace's events, container logs, and the kubelet
+// journal of the nodes involved. Each piece is collected on its own: one that fails (a stopped
+// node cannot give its journal) is noted in errors.txt and the rest still gets written.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { Kube } from './kube.ts';
+import { kindNodes, type NodeFaultProvider } from './nodes.ts';
+import { RUN_ID } from './namespaces.ts';
+import { ARTIFACTS_DIR } from './paths.ts';
+import type { Recorder } from './recorder.ts';
+import { timelineRows } from './results.ts';
+
+export function diagnosticsDir(scenario: string, run = RUN_ID): string {
+  return join(ARTIFACTS_DIR, run, scenario.replace(/[^\w.-]+/g, '-'));
+}
+
+export interface DiagnosticsInput {
+  kube: Kube;
+  namespace: string;
+  dir: string;
+  rec?: Recorder;
+  /** Nodes whose kubelet journal belongs in the bundle (the victim, the pod's new node...). */
+  nodes?: Iterable<string>;
+  provider?: NodeFaultProvider;
+}
+
+/** Writes the bundle; returns the files written. Never throws for one missing piece. */
+export async function collectDiagnostics(input: DiagnosticsInput): Promise<string[]> {
+  const { kube, namespace: ns, dir } = input;
+  const provider = input.provider ?? kindNodes;
+  mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  const errors: string[] = [];
+  const piece = async (file: string, make: () => Promise<string> | string) => {
+    try {
+      writeFileSync(join(dir, file), await make());
+      written.push(file);
+    } catch (err) {
+      errors.push(`${file}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+  const yaml = (items: unknown[]) => items.map((i) => stringify(i)).join('---\n');
+
+  const rec = input.rec;
+  if (rec) await piece('timeline.json', () => JSON.stringify(timelineRows(rec.events), null, 1) + '\n');
+  const pods = await kube.core.listNamespacedPod({ namespace: ns }).catch(() => undefined);
+  await piece('pods.yaml', () => yaml(pods?.items ?? []));
+  const pvcs = await kube.core.listNamespacedPersistentVolumeClaim({ namespace: ns }).catch(() => undefined);
+  await piece('pvcs.yaml', () => yaml(pvcs?.items ?? []));
+  await piece('statefulsets.yaml', async () =>
+    yaml((await kube.apps.listNamespacedStatefulSet({ namespace: ns })).items),
+  );
+  await piece('pvs.yaml', async () => {
+    const mine = new Set((pvcs?.items ?? []).map((c) => c.spec?.volumeName).filter(Boolean));
+    return yaml((await kube.core.listPersistentVolume()).items.filter((pv) => mine.has(pv.metadata?.name)));
+  });
+  await piece('nodes.yaml', async () => yaml((await kube.core.listNode()).items));
+  await piece('events.txt', async () => {
+    const events = (await kube.core.listNamespacedEvent({ namespace: ns })).items;
+    const when = (e: (typeof events)[number]) =>
+      String(e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp ?? '');
+    return events
+      .sort((a, b) => when(a).localeCompare(when(b)))
+      .map(
+        (e) =>
+          `${when(e)} ${e.type} ${e.reason} ${e.involvedObject.kind}/${e.involvedObject.name}: ${e.message}`,
+      )
+      .join('\n');
+  });
+  for (const pod of pods?.items ?? []) {
+    const name = pod.metadata!.name!;
+    for (const c of pod.spec?.containers ?? []) {
+      await piece(`logs/${name}_${c.name}.log`, async () => {
+        mkdirSync(join(dir, 'logs'), { recursive: true });
+        return kube.core.readNamespacedPodLog({ namespace: ns, name, container: c.name, tailLines: 500 });
+      });
+      if ((pod.status?.containerStatuses ?? []).some((s) => s.name === c.name && s.restartCount > 0)) {
+        await piece(`logs/${name}_${c.name}.previous.log`, () =>
+          kube.core.readNamespacedPodLog({
+            namespace: ns,
+            name,
+            container: c.name,
+            previous: true,
+            tailLines: 500,
+          }),
+        );
+      }
+    }
+  }
+  for (const node of new Set(input.nodes ?? [])) {
+    await piece(`kubelet-${node}.log`, () => provider.kubeletJournal(node));
+  }
+  if (errors.length) writeFileSync(join(dir, 'errors.txt'), errors.join('\n') + '\n');
+  return written;
+}
