@@ -8,7 +8,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { Kube } from './kube.ts';
+import { connect, type Kube } from './kube.ts';
 import { kindNodes, type NodeFaultProvider } from './nodes.ts';
 import { JOURNAL_PATH } from './paths.ts';
 
@@ -109,6 +109,13 @@ function notFound(err: unknown): boolean {
   return (err as { code?: number }).code === 404;
 }
 
+/** The client for undos through the API: the one given, or a guarded connection of our own (an exit
+ * handler or a start-up replay may run before anything connected). */
+async function client(deps: UndoDeps): Promise<Kube> {
+  deps.kube ??= await connect();
+  return deps.kube;
+}
+
 export async function runUndo(undo: UndoAction, deps: UndoDeps = {}): Promise<void> {
   const nodes = deps.nodes ?? kindNodes;
   switch (undo.action) {
@@ -123,32 +130,32 @@ export async function runUndo(undo: UndoAction, deps: UndoDeps = {}): Promise<vo
       if (!(await nodes.state(undo.node)).running) return nodes.start(undo.node);
       return nodes.restartKubelet(undo.node);
     case 'remove-taint': {
-      if (!deps.kube) throw new Error('removing a taint needs the cluster client');
+      const kube = await client(deps);
       let node;
       try {
-        node = await deps.kube.core.readNode({ name: undo.node });
+        node = await kube.core.readNode({ name: undo.node });
       } catch (err) {
         if (notFound(err)) return; // the Node object is gone, and its taint with it
         throw err;
       }
       const taints = node.spec?.taints ?? [];
       if (!taints.some((t) => t.key === undo.key)) return;
-      await deps.kube.core.patchNode({
+      await kube.core.patchNode({
         name: undo.node,
         body: [{ op: 'replace', path: '/spec/taints', value: taints.filter((t) => t.key !== undo.key) }],
       });
       return;
     }
     case 'delete-namespace': {
-      if (!deps.kube) throw new Error('deleting a namespace needs the cluster client');
-      await deps.kube.core.deleteNamespace({ name: undo.namespace }).catch((err: unknown) => {
+      await (await client(deps)).core.deleteNamespace({ name: undo.namespace }).catch((err: unknown) => {
         if (!notFound(err)) throw err;
       });
       return;
     }
     case 'patch-statefulset': {
-      if (!deps.kube) throw new Error('restoring a StatefulSet needs the cluster client');
-      await deps.kube.apps
+      await (
+        await client(deps)
+      ).apps
         .patchNamespacedStatefulSet({ namespace: undo.namespace, name: undo.name, body: undo.patch })
         .catch((err: unknown) => {
           if (!notFound(err)) throw err; // its namespace was deleted: nothing left to restore

@@ -1,10 +1,11 @@
 // One labelled namespace per scenario run, deleted afterwards; namespaces a crashed run left behind
 // are found by their label and swept at the next start. A namespace names the process that made
-// it, so a sweep never deletes the namespace of a run that is still going on this machine.
+// it, so a sweep never deletes the namespace of a run that is still going on this machine. Its
+// deletion is journaled like a fault's undo, so Ctrl-C (undoOnExit) removes it too.
 import { randomBytes } from 'node:crypto';
 import type { V1Namespace } from '@kubernetes/client-node';
 import type { Kube } from './kube.ts';
-import { processAlive } from './journal.ts';
+import { journaled, processAlive, type UndoDeps } from './journal.ts';
 import { NAMESPACE_LABEL } from './paths.ts';
 
 export const RUN_ID = `${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${randomBytes(2).toString('hex')}`;
@@ -12,21 +13,41 @@ export const SCENARIO_LABEL = 'statefulset-lab/scenario';
 /** Annotation: pid of the process that created the namespace. */
 export const PID_ANNOTATION = 'statefulset-lab/pid';
 
-export async function createScenarioNamespace(kube: Kube, scenario: string): Promise<string> {
+const journaledDeletes = new Map<string, () => Promise<void>>();
+
+export async function createScenarioNamespace(
+  kube: Kube,
+  scenario: string,
+  deps: Pick<UndoDeps, 'journalPath'> = {},
+): Promise<string> {
   const name = `lab-${scenario}-${randomBytes(2).toString('hex')}`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
-  await kube.core.createNamespace({
-    body: {
-      metadata: {
-        name,
-        labels: { [NAMESPACE_LABEL]: RUN_ID, [SCENARIO_LABEL]: scenario },
-        annotations: { [PID_ANNOTATION]: String(process.pid) },
-      },
-    },
-  });
+  const undo = await journaled(
+    `create namespace ${name}`,
+    { action: 'delete-namespace', namespace: name },
+    () =>
+      kube.core.createNamespace({
+        body: {
+          metadata: {
+            name,
+            labels: { [NAMESPACE_LABEL]: RUN_ID, [SCENARIO_LABEL]: scenario },
+            annotations: { [PID_ANNOTATION]: String(process.pid) },
+          },
+        },
+      }),
+    { kube, ...deps },
+  );
+  journaledDeletes.set(name, undo);
   return name;
 }
 
+/** Deletes a namespace (not waiting for it to be gone); marks its journal entry done if it has one. */
 export async function deleteNamespace(kube: Kube, name: string): Promise<void> {
+  const undo = journaledDeletes.get(name);
+  if (undo) {
+    await undo();
+    journaledDeletes.delete(name);
+    return;
+  }
   await kube.core.deleteNamespace({ name }).catch((err: { code?: number }) => {
     if (err.code !== 404) throw err;
   });

@@ -214,15 +214,4 @@ describe('journal: undo written before acting, replayed after a crash', () => {
     await undo();
     expect(calls).to.deep.equal(['start w1']);
   });
-
-  it('refuses API undos without a client instead of pretending', async () => {
-    let failure: unknown;
-    await journaled('taint', { action: 'remove-taint', node: 'w1', key: 'k' }, async () => undefined, {
-      journalPath,
-    })
-      .then((undo) => undo())
-      .catch((e) => (failure = e));
-    expect(String(failure)).to.match(/needs the cluster client/);
-    expect(pendingUndos(journalPath)).to.have.length(1);
-  });
 });
