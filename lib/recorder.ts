@@ -418,6 +418,9 @@ class Stream {
     const items = list.items.map(
       (item) => ({ apiVersion: this.spec.apiVersion, kind: this.spec.kind, ...item }) as KubernetesObject,
     );
+    // Noticed before its events are, so a wait woken by them already sees the re-list counted.
+    if (source === 'relist')
+      this.rec.notice(this.spec.resource, 'relist', `at resourceVersion ${list.metadata?.resourceVersion}`);
     this.rec.reconcile(this.spec, items, source);
     this.resourceVersion = list.metadata?.resourceVersion ?? '';
   }
@@ -441,7 +444,6 @@ class Stream {
       if (end.relist) {
         try {
           await this.list('relist');
-          this.rec.notice(r, 'relist');
         } catch (err) {
           failures++;
           console.error(`[recorder] re-list of ${this.spec.resource} failed, retrying: ${short(err)}`);

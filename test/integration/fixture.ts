@@ -1,0 +1,150 @@
+// What the integration tests stand on: the real lab cluster (never a mock), its live settings and
+// the bounds derived from them (printed once), a labelled namespace per file, and helpers that
+// only ever fault one worker, never the control plane, and never while another run is faulting.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { connect, type Kube } from '../../lib/kube.ts';
+import { pendingUndos, processAlive } from '../../lib/journal.ts';
+import { nodeReadyStatus } from '../../lib/k8s-facts.ts';
+import { createScenarioNamespace, deleteNamespace, isStale, RUN_ID } from '../../lib/namespaces.ts';
+import { kindNodes } from '../../lib/nodes.ts';
+import { CLUSTER_NAME, KUBECONFIG_PATH, LAB_BIN, NAMESPACE_LABEL, REPO_ROOT } from '../../lib/paths.ts';
+import { clusterResources, Recorder } from '../../lib/recorder.ts';
+import { explainBounds, loadSettings, type Bounds, type LiveSettings } from '../../lib/settings.ts';
+import { until } from '../../lib/waits.ts';
+
+process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
+
+export const NODE_BIN = join(REPO_ROOT, 'node_modules', '.bin', 'node');
+/** The workers the tests may fault, in order of preference (scenarios prefer worker2/worker3). */
+export const TEST_WORKERS = process.env.LAB_TEST_WORKER
+  ? [process.env.LAB_TEST_WORKER]
+  : [`${CLUSTER_NAME}-worker`, `${CLUSTER_NAME}-worker2`, `${CLUSTER_NAME}-worker3`];
+/** The image every node has preloaded (it is the sandbox image): test pods never pull. */
+export const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10';
+
+export interface ClusterForTests {
+  kube: Kube;
+  live: LiveSettings;
+  bounds: Bounds;
+}
+
+let cluster: Promise<ClusterForTests> | undefined;
+
+/** The one entry point integration tests use to get the cluster. Fails with what to do when it is not up. */
+export function ensureClusterForTests(): Promise<ClusterForTests> {
+  cluster ??= (async () => {
+    const todo = 'Run `npm run cluster:up` (it builds and starts the lab cluster), then run the tests again.';
+    if (!existsSync(KUBECONFIG_PATH)) {
+      throw new Error(`The lab cluster is not up: there is no ${KUBECONFIG_PATH}. ${todo}`);
+    }
+    let kube: Kube;
+    try {
+      kube = await connect();
+    } catch (err) {
+      throw new Error(`The lab cluster does not answer as ours: ${(err as Error).message}\n${todo}`, {
+        cause: err,
+      });
+    }
+    const { live, bounds } = await loadSettings(kube);
+    console.log(`\n${explainBounds(live, bounds).replace(/^/gm, '    ')}\n`);
+    return { kube, live, bounds };
+  })();
+  cluster.catch(() => (cluster = undefined));
+  return cluster;
+}
+
+/** Registers a before hook in the current describe; the getter is valid inside tests. */
+export function useCluster(): () => ClusterForTests {
+  let c: ClusterForTests | undefined;
+  before(async function () {
+    this.timeout(60_000);
+    c = await ensureClusterForTests();
+  });
+  return () => {
+    if (!c) throw new Error('the cluster fixture did not run');
+    return c;
+  };
+}
+
+/** A fresh labelled namespace for the describe, deleted after it (unless LAB_KEEP=1). */
+export function useNamespace(get: () => ClusterForTests, scenario = 'harness-test'): () => string {
+  let ns: string | undefined;
+  before(async () => {
+    ns = await createScenarioNamespace(get().kube, scenario);
+  });
+  after(async () => {
+    if (ns && process.env.LAB_KEEP !== '1') await deleteNamespace(get().kube, ns);
+  });
+  return () => ns!;
+}
+
+export function pausePod(
+  name: string,
+  extra: { node?: string; labels?: Record<string, string> } = {},
+): V1Pod {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { app: 'harness-test', ...extra.labels } },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      ...(extra.node ? { nodeName: extra.node } : {}),
+      containers: [{ name: 'pause', image: PAUSE_IMAGE, imagePullPolicy: 'Never' }],
+    },
+  };
+}
+
+/**
+ * Picks the worker a node-fault test may use, after checking that no other run on this machine has
+ * a fault in progress (journal entries of a live process) and that every node is Ready (awaited on
+ * the recorder, bounded by nodeReady). A worker running pods of another live lab run is passed over.
+ */
+export async function exclusiveWorker(c: ClusterForTests, rec: Recorder): Promise<string> {
+  const busy = pendingUndos().filter(
+    (e) => e.pid !== undefined && e.pid !== process.pid && processAlive(e.pid),
+  );
+  if (busy.length) {
+    throw new Error(
+      `another run on this machine has faults in progress (${busy.map((e) => `pid ${e.pid}: ${e.what}`).join('; ')}); node-fault tests run one worker at a time: run them when it is done`,
+    );
+  }
+  const nodes = () => rec.objects<V1Node>('nodes');
+  await until(rec, () => nodes().length === 4 && nodes().every((n) => nodeReadyStatus(n) === 'True'), {
+    timeout: c.bounds.nodeReady.seconds,
+    why: `all 4 nodes Ready before a node fault (bound nodeReady: ${c.bounds.nodeReady.why})`,
+    describe: () =>
+      nodes()
+        .map((n) => `  ${n.metadata?.name} Ready=${nodeReadyStatus(n)}`)
+        .join('\n'),
+  });
+  const workers = new Set((await kindNodes.list()).filter((n) => n.role === 'worker').map((n) => n.name));
+  const others = (await c.kube.core.listNamespace({ labelSelector: NAMESPACE_LABEL })).items.filter(
+    (ns) => ns.metadata?.labels?.[NAMESPACE_LABEL] !== RUN_ID && !isStale(ns),
+  );
+  const used = new Map<string, string>();
+  for (const ns of others) {
+    for (const pod of (await c.kube.core.listNamespacedPod({ namespace: ns.metadata!.name! })).items) {
+      if (pod.spec?.nodeName) used.set(pod.spec.nodeName, ns.metadata!.name!);
+    }
+  }
+  const free = TEST_WORKERS.find((w) => workers.has(w) && !used.has(w));
+  if (!free) {
+    throw new Error(
+      `no worker free for a node fault: ${TEST_WORKERS.map((w) => `${w} ${workers.has(w) ? `runs pods of ${used.get(w)}` : 'is not a worker'}`).join(', ')}; run the node-fault tests when the other run is done`,
+    );
+  }
+  return free;
+}
+
+export function nodeRecorder(kube: Kube): Recorder {
+  return new Recorder(
+    kube,
+    clusterResources.filter((r) => r.resource === 'nodes'),
+  );
+}
+
+export function seconds(fromMs: number, toMs = performance.now()): string {
+  return `${((toMs - fromMs) / 1000).toFixed(1)}s`;
+}
