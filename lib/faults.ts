@@ -1,10 +1,14 @@
 // Faults a scenario injects. Each one that leaves something broken journals its undo first (see
 // journal.ts) and returns it; a pod deletion leaves nothing to undo: the controller answers it.
-// Node faults only ever touch workers: the control plane going down would take the lab with it.
+// Node faults only ever touch workers: the control plane going down would take the lab with it;
+// and only one run at a time may have a node faulted (lock.ts): this one holds the lock from its
+// first node fault until the last of them is undone.
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { Kube } from './kube.ts';
 import { journaled, type PatchOp, type UndoAction, type UndoDeps } from './journal.ts';
+import { acquireNodeFaultLock, releaseNodeFaultLock } from './lock.ts';
 import { kindNodes, type NodeFaultProvider } from './nodes.ts';
+import { bound } from './settings.ts';
 
 export type Undo = () => Promise<void>;
 
@@ -15,6 +19,7 @@ export class Faults {
   private readonly nodes: NodeFaultProvider;
   private readonly deps: UndoDeps;
   private readonly undos: Undo[] = [];
+  private nodeFaultsOut = 0;
 
   constructor(kube: Kube, nodes: NodeFaultProvider = kindNodes, journalPath?: string) {
     this.kube = kube;
@@ -26,6 +31,31 @@ export class Faults {
     const u = await journaled(what, undo, act, this.deps);
     this.undos.push(u);
     return u;
+  }
+
+  /** A fault that takes (part of) a node out: under the machine-wide node-fault lock. */
+  private async injectNodeFault(what: string, undo: UndoAction, act: () => Promise<unknown>): Promise<Undo> {
+    if (this.nodeFaultsOut === 0) await acquireNodeFaultLock(what, bound('NODE_FAULT_LOCK', 900));
+    this.nodeFaultsOut++;
+    const settle = () => {
+      if (--this.nodeFaultsOut === 0) releaseNodeFaultLock();
+    };
+    let u: Undo;
+    try {
+      u = await journaled(what, undo, act, this.deps);
+    } catch (err) {
+      settle(); // journaled() already undid it
+      throw err;
+    }
+    let done = false;
+    const wrapped: Undo = async () => {
+      if (done) return;
+      await u();
+      done = true;
+      settle();
+    };
+    this.undos.push(wrapped);
+    return wrapped;
   }
 
   /** Refuses any node that is not a worker of the lab cluster. */
@@ -41,13 +71,17 @@ export class Faults {
 
   async stopNode(node: string): Promise<Undo> {
     await this.assertWorker(node);
-    return this.inject(`stop node ${node}`, { action: 'start-node', node }, () => this.nodes.stop(node));
+    return this.injectNodeFault(`stop node ${node}`, { action: 'start-node', node }, () =>
+      this.nodes.stop(node),
+    );
   }
 
   /** Freezes every process of the node (kubelet and pods): no status, no lease, no answer. */
   async pauseNode(node: string): Promise<Undo> {
     await this.assertWorker(node);
-    return this.inject(`pause node ${node}`, { action: 'unpause-node', node }, () => this.nodes.pause(node));
+    return this.injectNodeFault(`pause node ${node}`, { action: 'unpause-node', node }, () =>
+      this.nodes.pause(node),
+    );
   }
 
   /** Cuts the node off the network; its pods keep running (the seed's partition case). */
@@ -55,15 +89,17 @@ export class Faults {
     await this.assertWorker(node);
     const { ip } = await this.nodes.state(node);
     if (!ip) throw new Error(`${node} has no address to come back with (stopped or already cut off)`);
-    return this.inject(`partition node ${node} (was ${ip})`, { action: 'reconnect-node', node, ip }, () =>
-      this.nodes.disconnect(node),
+    return this.injectNodeFault(
+      `partition node ${node} (was ${ip})`,
+      { action: 'reconnect-node', node, ip },
+      () => this.nodes.disconnect(node),
     );
   }
 
   /** Removes the Node object; restarting its kubelet (or booting a stopped node) registers it again. */
   async deleteNodeObject(node: string): Promise<Undo> {
     await this.assertWorker(node);
-    return this.inject(`delete Node ${node}`, { action: 'restart-kubelet', node }, () =>
+    return this.injectNodeFault(`delete Node ${node}`, { action: 'restart-kubelet', node }, () =>
       this.kube.core.deleteNode({ name: node }),
     );
   }
@@ -72,7 +108,7 @@ export class Faults {
   async taintOutOfService(node: string): Promise<Undo> {
     await this.assertWorker(node);
     const key = OUT_OF_SERVICE_TAINT;
-    return this.inject(`taint ${node} ${key}`, { action: 'remove-taint', node, key }, async () => {
+    return this.injectNodeFault(`taint ${node} ${key}`, { action: 'remove-taint', node, key }, async () => {
       const current = await this.kube.core.readNode({ name: node });
       const taints = [...(current.spec?.taints ?? []), { key, value: 'nodeshutdown', effect: 'NoExecute' }];
       await this.kube.core.patchNode({

@@ -1,7 +1,7 @@
 // Names and places every part of the harness agrees on: the one cluster it owns, where its
 // kubeconfig and caches live. Overridable by env so a CI job or a second checkout can move them.
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const CLUSTER_NAME = 'statefulset-lab';
 /** kind names the kube context after the cluster. */
@@ -22,6 +22,8 @@ export const CLUSTER_ID_PATH = join(LAB_CACHE, 'cluster-id');
 /** Undo journal of injected faults, replayed at the next start after a crash. LAB_JOURNAL moves it
  * (the harness's own tests use a private one so they never replay a concurrent run's faults). */
 export const JOURNAL_PATH = process.env.LAB_JOURNAL ?? join(LAB_CACHE, 'fault-journal.jsonl');
+/** Held by the one process on this machine that has a node faulted (see lock.ts). */
+export const NODE_FAULT_LOCK_PATH = join(dirname(JOURNAL_PATH), 'node-fault.lock');
 /** Built helper binaries (kind, kubectl) that cluster:up puts on PATH. */
 export const LAB_BIN = join(LAB_CACHE, 'bin');
 

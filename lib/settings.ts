@@ -8,6 +8,7 @@
 //                                      names: NODE_UNKNOWN, POD_EVICTED, NO_REPLACEMENT_WINDOW,
 //                                      NODE_READY, KUBELET_REREGISTER, POD_GC
 //   LAB_TIMEOUT_NODE_BOOT              a stopped kind node's container boot until kubelet runs (60)
+//   LAB_TIMEOUT_NODE_FAULT_LOCK        how long a node fault waits for another run's to be undone (900)
 //   LAB_WATCH_IDLE, LAB_WATCH_TIMEOUT  recorder: restart a silent watch after (90); server-side
 //                                      watch timeout, so streams are renewed (60)
 import type { V1Node } from '@kubernetes/client-node';
@@ -53,6 +54,11 @@ export const SETTINGS_ENV: ReadonlyArray<{ name: string; default: string; meanin
     name: 'LAB_TIMEOUT_NODE_BOOT',
     default: '60',
     meaning: 'a stopped kind node: docker start until its kubelet runs',
+  },
+  {
+    name: 'LAB_TIMEOUT_NODE_FAULT_LOCK',
+    default: '900',
+    meaning: "a node fault waits this long for another run's node fault to be undone",
   },
   { name: 'LAB_WATCH_IDLE', default: '90', meaning: 'recorder restarts a watch silent for this long' },
   { name: 'LAB_WATCH_TIMEOUT', default: '60', meaning: 'server-side timeout of each watch request' },
