@@ -8,7 +8,7 @@
 // node; pods tolerate the unreachable taint for TOLERATION seconds (set in the pod template, as
 // the issue allows) instead of the cluster's default.
 import { expect } from 'chai';
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1PersistentVolume, V1Pod } from '@kubernetes/client-node';
 import { evidence, note, phase } from '../lib/console.ts';
 import { identityOf, noReplacementDuring, samePodIdentity, type PodIdentity } from '../lib/evidence.ts';
 import { isPodReady, nodeReadyStatus } from '../lib/k8s-facts.ts';
@@ -16,7 +16,7 @@ import { until, WaitTimeout } from '../lib/waits.ts';
 import type { Undo } from '../lib/faults.ts';
 import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
 import { MYSQL_START_BOUND } from './support/mysql.ts';
-import { renderSeed } from './support/seed.ts';
+import { deploymentOf, renderSeed } from './support/seed.ts';
 
 const POD = 'mysql-0';
 const VICTIM = 'statefulset-lab-worker3';
@@ -312,5 +312,134 @@ describe('node-stop: no replacement pod until an operator acts', function () {
         why: `${VICTIM} Ready and untainted (bound 120 s)`,
       }),
     );
+  });
+});
+
+describe('node-stop contrast: node-local volumes, and a Deployment', function () {
+  const scenario = useScenario('node-stop-contrast');
+
+  it('the Deployment replaces its pod elsewhere at once; the StatefulSet does not, and with a node-local PV even a forced replacement stays Pending', async function () {
+    this.timeout(900_000);
+    const ctx = scenario();
+    const s = ctx.settings;
+    const seed = renderSeed(ctx.ns, {
+      replicas: 1,
+      storageClass: 'standard',
+      tolerationSeconds: TOLERATION,
+      nodeNames: [VICTIM, OTHER],
+      preferNode: VICTIM,
+    });
+    const web = deploymentOf(seed.statefulSet, 'web');
+    phase(
+      `deploy the seed StatefulSet on node-local storage and a Deployment of the same template, both on ${VICTIM}`,
+    );
+    await createAll(ctx, [seed.secret, seed.service, seed.statefulSet, web]);
+    const stsPod = await waiting(
+      ctx,
+      until(ctx.rec, () => (isPodReady(livePod(ctx)) ? livePod(ctx) : undefined), {
+        timeout: MYSQL_START_BOUND,
+        why: `${POD} Ready`,
+      }),
+    );
+    const webPods = () => ctx.rec.objects<V1Pod>('pods').filter((p) => p.metadata?.labels?.app === 'web');
+    const webPod = await waiting(
+      ctx,
+      until(ctx.rec, () => webPods().find((p) => isPodReady(p)), {
+        timeout: MYSQL_START_BOUND,
+        why: 'the Deployment pod Ready',
+      }),
+    );
+    expect(stsPod.spec?.nodeName).to.equal(VICTIM);
+    expect(webPod.spec?.nodeName).to.equal(VICTIM);
+    const pv = ctx.rec
+      .objects<V1PersistentVolume>('persistentvolumes')
+      .find((v) => v.spec?.claimRef?.name === 'pvc-mysql-0' && v.spec.claimRef.namespace === ctx.ns);
+    note(
+      `PV ${pv?.metadata?.name} node affinity: ${JSON.stringify(pv?.spec?.nodeAffinity?.required?.nodeSelectorTerms?.[0]?.matchExpressions)}`,
+    );
+
+    ctx.involvedNodes.add(VICTIM);
+    phase(`stop ${VICTIM}  ≙ docker stop ${VICTIM}`);
+    const undoStop = await ctx.faults.stopNode(VICTIM);
+    const stoppedAt = Date.now();
+    const bound =
+      s.nodeMonitorGracePeriod +
+      s.nodeMonitorPeriod +
+      s.nodeLeaseDurationSeconds +
+      TOLERATION +
+      2 * s.nodeMonitorPeriod +
+      MYSQL_START_BOUND;
+    const newWeb = await waiting(
+      ctx,
+      until(ctx.rec, () => webPods().find((p) => p.metadata?.uid !== webPod.metadata?.uid && isPodReady(p)), {
+        timeout: bound,
+        why: `a new Deployment pod Ready elsewhere (bound ${bound}s: grace + period + lease + toleration + MySQL start)`,
+      }),
+    );
+    const stsNow = livePod(ctx);
+    evidence(`${((Date.now() - stoppedAt) / 1000).toFixed(0)}s after the stop`, [
+      {
+        owner: 'Deployment',
+        pod: webPod.metadata?.name,
+        node: VICTIM,
+        state: 'Terminating (kept until the node confirms)',
+        replacement: `${newWeb.metadata?.name} on ${newWeb.spec?.nodeName}, Ready`,
+      },
+      {
+        owner: 'StatefulSet',
+        pod: POD,
+        node: VICTIM,
+        state: stsNow?.metadata?.deletionTimestamp ? 'Terminating' : String(stsNow?.status?.phase),
+        replacement: stsNow?.metadata?.uid === stsPod.metadata?.uid ? 'none' : `uid ${stsNow?.metadata?.uid}`,
+      },
+    ]);
+    note(
+      'a ReplicaSet counts pods that are not terminating, so it adds one at once; a StatefulSet must never run two pods with one identity, so it waits for the old object to go',
+    );
+    expect(newWeb.metadata?.name, 'the Deployment replacement has a new name').to.not.equal(
+      webPod.metadata?.name,
+    );
+    expect(newWeb.spec?.nodeName).to.equal(OTHER);
+    expect(stsNow?.metadata?.uid, 'no StatefulSet replacement').to.equal(stsPod.metadata?.uid);
+
+    phase(`force delete ${POD}: its PV is pinned to ${VICTIM}, so the replacement cannot run anywhere else`);
+    await until(ctx.rec, () => livePod(ctx)?.metadata?.deletionTimestamp, {
+      timeout: TOLERATION + 2 * s.nodeMonitorPeriod + 10,
+      why: `${POD} evicted`,
+    });
+    await ctx.faults.deletePod(ctx.ns, POD, { force: true });
+    const schedulingFailure = await waiting(
+      ctx,
+      until(
+        ctx.rec,
+        () =>
+          ctx.rec
+            .objects<CoreV1Event>('events')
+            .find(
+              (e) =>
+                e.reason === 'FailedScheduling' &&
+                e.involvedObject?.name === POD &&
+                e.involvedObject.uid !== stsPod.metadata?.uid,
+            ),
+        { timeout: 60, why: 'the scheduler reports why the replacement cannot be placed (bound 60 s)' },
+      ),
+    );
+    const pending = livePod(ctx);
+    note(
+      `replacement ${POD} uid ${pending?.metadata?.uid}: ${pending?.status?.phase}; scheduler: ${schedulingFailure.message}`,
+    );
+    expect(pending?.status?.phase).to.equal('Pending');
+    expect(schedulingFailure.message).to.match(/PersistentVolume's node affinity|volume node affinity/);
+
+    phase(`start ${VICTIM} again: the pending pod lands on the node that holds its volume`);
+    await undoStop();
+    const back = await waiting(
+      ctx,
+      until(ctx.rec, () => (isPodReady(livePod(ctx)) ? livePod(ctx) : undefined), {
+        timeout: 120 + MYSQL_START_BOUND,
+        why: `${POD} Ready on ${VICTIM} (bound 120 s node boot + MySQL start)`,
+      }),
+    );
+    expect(back.spec?.nodeName).to.equal(VICTIM);
   });
 });
