@@ -3,9 +3,9 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { isPodReady } from '../../lib/k8s-facts.ts';
 import { until } from '../../lib/waits.ts';
 import { kubectl, waiting, type ScenarioContext } from './context.ts';
-import { ROOT_PASSWORD } from './seed.ts';
+import { ROOT_PASSWORD, workloadImages } from './seed.ts';
 
-export const TOOLS_IMAGE = process.env.LAB_TOOLS_IMAGE ?? 'statefulset-lab/tools:bookworm';
+export const TOOLS_IMAGE = workloadImages().tools;
 // A first MySQL start initialises the datadir, then the readiness probe (every 2 s) must pass.
 // Measured here at 10-20 s per pod; the bound leaves room for a loaded 2-core machine.
 export const MYSQL_START_BOUND = Number(process.env.LAB_TIMEOUT_MYSQL_START ?? 180);

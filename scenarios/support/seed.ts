@@ -11,6 +11,15 @@ import type {
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from '../../lib/paths.ts';
+import { chooseImages, parseVersions } from '../../scripts/cluster/settings.ts';
+
+/** The workload images of the current mode (air-gapped builds, or LAB_IMAGES=stock). */
+export function workloadImages() {
+  return chooseImages(
+    process.env,
+    parseVersions(readFileSync(join(REPO_ROOT, 'scripts/versions.env'), 'utf8')),
+  );
+}
 
 export const SEED_MANIFEST = join(REPO_ROOT, 'manifests/mysql-statefulset.yaml');
 export const SEED_IMAGE = 'statefulset-lab/mysql:mariadb-bookworm';
@@ -52,7 +61,7 @@ export function renderSeed(namespace: string, options: SeedOptions = {}): SeedOb
   const spec = statefulSet.spec!;
   const pod = spec.template.spec!;
   const container = pod.containers[0]!;
-  container.image = options.image ?? process.env.LAB_MYSQL_IMAGE ?? SEED_IMAGE;
+  container.image = options.image ?? workloadImages().mysql;
   if (options.replicas !== undefined) spec.replicas = options.replicas;
   if (options.podManagementPolicy) spec.podManagementPolicy = options.podManagementPolicy;
   if (options.updateStrategy) spec.updateStrategy = options.updateStrategy;

@@ -29,7 +29,8 @@ export function chooseImages(env: NodeJS.ProcessEnv, stockDefaults: Record<strin
       mode: 'stock',
       node: env.KIND_NODE_IMAGE ?? stockDefaults.STOCK_NODE_IMAGE,
       mysql: env.LAB_MYSQL_IMAGE ?? stockDefaults.STOCK_MYSQL_IMAGE ?? 'mysql:5.7',
-      tools: env.LAB_TOOLS_IMAGE ?? stockDefaults.STOCK_TOOLS_IMAGE ?? 'mysql:5.7',
+      // The tools image is ours in both modes: cluster:up builds it and loads it into the cluster.
+      tools: env.LAB_TOOLS_IMAGE ?? AIRGAPPED_TOOLS_IMAGE,
     };
   }
   return {
