@@ -14,6 +14,8 @@ import {
   REPO_ROOT,
 } from '../lib/paths.ts';
 import { chooseImages, parseVersions } from './cluster/settings.ts';
+import { Faults } from '../lib/faults.ts';
+import { connect } from '../lib/kube.ts';
 
 $.verbose = false;
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
@@ -124,8 +126,10 @@ async function main(): Promise<void> {
 
   const grace = (await controllerManagerFlag('node-monitor-grace-period')) ?? '50s';
   const worker = `${CLUSTER_NAME}-worker3`;
-  undo.push(() => $`docker start ${worker}`);
-  await $`docker stop ${worker}`;
+  // Through the harness's fault layer: journaled before it acts, so even kill -9 is repaired next start.
+  const faults = new Faults(await connect());
+  undo.push(() => faults.undoAll());
+  const restart = await faults.stopNode(worker);
   const stopped = t();
   // Ready=Unknown comes after the grace period plus one monitor period; the bound is grace + 30 s.
   await kubectl([
@@ -138,7 +142,7 @@ async function main(): Promise<void> {
     `[smoke] docker stop ${worker}: Node Ready=Unknown after ${secs(stopped)}s (live node-monitor-grace-period ${grace})`,
   );
   const started = t();
-  await $`docker start ${worker}`;
+  await restart();
   undo.pop();
   await kubectl(['wait', '--for=condition=Ready', `node/${worker}`, '--timeout=120s']);
   console.log(`[smoke] docker start ${worker}: Node Ready again after ${secs(started)}s`);
