@@ -44,9 +44,11 @@ export function kubectl(args: string[]) {
 export function useScenario(name: string): () => ScenarioContext {
   let ctx: ScenarioContext | undefined;
   let failed = false;
+  let startedAt = 0;
 
   before(async function () {
     this.timeout(120_000);
+    startedAt = performance.now();
     const kube = await connect();
     for (const u of await replayPending({ kube })) note(`repaired what an earlier run left: ${u}`);
     for (const s of await sweepStaleNamespaces(kube)) note(`swept namespace ${s} of an earlier run`);
@@ -72,6 +74,10 @@ export function useScenario(name: string): () => ScenarioContext {
   after(async function () {
     this.timeout(180_000);
     if (!ctx) return;
+    const total = (performance.now() - startedAt) / 1000;
+    note(
+      `time: ${total.toFixed(1)}s in all, ${ctx.waited.toFixed(1)}s waiting for Kubernetes (grace periods, tolerations, MySQL start), ${(total - ctx.waited).toFixed(1)}s harness and API calls`,
+    );
     const errors: unknown[] = [];
     await ctx.faults.undoAll().catch((e) => errors.push(e));
     const dir = join(ARTIFACTS_DIR, RUN_ID, name);
