@@ -10,18 +10,16 @@
 import { expect } from 'chai';
 import type { CoreV1Event, V1Node, V1PersistentVolume, V1Pod } from '@kubernetes/client-node';
 import { evidence, note, phase } from '../lib/console.ts';
-import { identityOf, noReplacementDuring, samePodIdentity, type PodIdentity } from '../lib/evidence.ts';
+import { identityOf, samePodIdentity, type PodIdentity } from '../lib/evidence.ts';
 import { isPodReady, nodeReadyStatus } from '../lib/k8s-facts.ts';
-import { until, WaitTimeout } from '../lib/waits.ts';
+import { until } from '../lib/waits.ts';
 import type { Undo } from '../lib/faults.ts';
 import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
 import { MYSQL_START_BOUND } from './support/mysql.ts';
-import { deploymentOf, renderSeed } from './support/seed.ts';
+import { deploymentOf } from './support/seed.ts';
+import { OTHER, proveNoReplacement, seedOnVictim, TOLERATION, VICTIM } from './support/node-loss.ts';
 
 const POD = 'mysql-0';
-const VICTIM = 'statefulset-lab-worker3';
-const OTHER = 'statefulset-lab-worker2';
-const TOLERATION = 10;
 // Pod GC deletes pods bound to a vanished Node after a 40 s quarantine and runs every 20 s
 // (pkg/controller/podgc; neither is a flag).
 const POD_GC_BOUND = 40 + 20 + 20;
@@ -85,64 +83,12 @@ interface Loss {
 
 /** Stops the victim node and proves: Ready=Unknown, unreachable taint, pod evicted (Terminating), no replacement. */
 async function loseNode(ctx: ScenarioContext): Promise<Loss> {
-  const s = ctx.settings;
   const before = await onVictim(ctx);
   ctx.involvedNodes.add(VICTIM);
   phase(`stop node ${VICTIM} (runs ${POD} uid ${before.uid})  ≙ docker stop ${VICTIM}`);
   const undoStop = await ctx.faults.stopNode(VICTIM);
   const stoppedAt = Date.now();
-  const graceBound = s.nodeMonitorGracePeriod + s.nodeMonitorPeriod + s.nodeLeaseDurationSeconds;
-  await waiting(
-    ctx,
-    until(ctx.rec, () => nodeReadyStatus(node(ctx)) === 'Unknown', {
-      timeout: graceBound,
-      why: `${VICTIM} Ready=Unknown (bound ${graceBound}s = grace ${s.nodeMonitorGracePeriod}s + monitor period ${s.nodeMonitorPeriod}s + lease ${s.nodeLeaseDurationSeconds}s)`,
-    }),
-  );
-  const unknownAt = Date.now();
-  await until(
-    ctx.rec,
-    () =>
-      node(ctx)?.spec?.taints?.some(
-        (t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute',
-      ),
-    { timeout: 30, why: 'the unreachable NoExecute taint' },
-  );
-  const evictBound = TOLERATION + 2 * s.nodeMonitorPeriod + 10;
-  const evicted = await waiting(
-    ctx,
-    until(
-      ctx.rec,
-      () => {
-        const p = livePod(ctx);
-        return p?.metadata?.uid === before.uid && p.metadata.deletionTimestamp ? p : undefined;
-      },
-      {
-        timeout: evictBound,
-        why: `${POD} evicted: deletionTimestamp set (bound ${evictBound}s = toleration ${TOLERATION}s + 2 monitor periods + 10 s)`,
-      },
-    ),
-  );
-  const evictedAt = Date.now();
-  note(
-    `Ready=Unknown +${((unknownAt - stoppedAt) / 1000).toFixed(1)}s (live grace ${s.nodeMonitorGracePeriod}s); evicted +${((evictedAt - stoppedAt) / 1000).toFixed(1)}s; pod phase still ${evicted.status?.phase}, Terminating`,
-  );
-  // The absence of a replacement is awaited, not slept: any replacement event ends this early and fails.
-  const observe = TOLERATION + 3 * s.nodeMonitorPeriod;
-  phase(`watch ${observe}s more for a replacement (there must be none)`);
-  const replacement = await until(
-    ctx.rec,
-    () => {
-      const p = livePod(ctx);
-      return p && p.metadata?.uid !== before.uid ? p : undefined;
-    },
-    { timeout: observe, why: 'no replacement' },
-  ).catch((e: unknown) => {
-    if (e instanceof WaitTimeout) return undefined;
-    throw e;
-  });
-  expect(replacement, `a replacement ${POD} appeared while the old one was Terminating`).to.equal(undefined);
-  noReplacementDuring(ctx.rec.events, POD, before.uid, { from: stoppedAt, to: Date.now() });
+  const { unknownAt, evictedAt } = await proveNoReplacement(ctx, POD, before.uid, stoppedAt);
   evidence(`no replacement for ${((Date.now() - stoppedAt) / 1000).toFixed(0)}s after the stop`, [
     {
       pod: POD,
@@ -213,13 +159,7 @@ describe('node-stop: no replacement pod until an operator acts', function () {
     phase(
       `deploy the seed StatefulSet on the shared class, pods tolerate unreachable for ${TOLERATION}s, preferring ${VICTIM}`,
     );
-    const seed = renderSeed(ctx.ns, {
-      replicas: 1,
-      storageClass: 'shared',
-      tolerationSeconds: TOLERATION,
-      nodeNames: [VICTIM, OTHER],
-      preferNode: VICTIM,
-    });
+    const seed = seedOnVictim(ctx.ns, 'shared');
     await createAll(ctx, [seed.secret, seed.service, seed.statefulSet]);
     const s = ctx.settings;
     note(`live settings: ${Object.values(s.sources).join('; ')}`);
@@ -322,13 +262,7 @@ describe('node-stop contrast: node-local volumes, and a Deployment', function ()
     this.timeout(900_000);
     const ctx = scenario();
     const s = ctx.settings;
-    const seed = renderSeed(ctx.ns, {
-      replicas: 1,
-      storageClass: 'standard',
-      tolerationSeconds: TOLERATION,
-      nodeNames: [VICTIM, OTHER],
-      preferNode: VICTIM,
-    });
+    const seed = seedOnVictim(ctx.ns, 'standard');
     const web = deploymentOf(seed.statefulSet, 'web');
     phase(
       `deploy the seed StatefulSet on node-local storage and a Deployment of the same template, both on ${VICTIM}`,

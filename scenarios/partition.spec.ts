@@ -11,15 +11,12 @@ import { KUBECONFIG_PATH, KUBE_CONTEXT } from '../lib/paths.ts';
 import { evidence, note, phase } from '../lib/console.ts';
 import { identityOf } from '../lib/evidence.ts';
 import { isPodReady, nodeReadyStatus } from '../lib/k8s-facts.ts';
-import { holds, until } from '../lib/waits.ts';
+import { until } from '../lib/waits.ts';
 import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
 import { MYSQL_START_BOUND, sql, startClient } from './support/mysql.ts';
-import { renderSeed } from './support/seed.ts';
+import { OTHER, proveNoReplacement, seedOnVictim, VICTIM } from './support/node-loss.ts';
 
 const POD = 'mysql-0';
-const VICTIM = 'statefulset-lab-worker3';
-const OTHER = 'statefulset-lab-worker2';
-const TOLERATION = 10;
 
 const pod = (ctx: ScenarioContext) => ctx.rec.get<V1Pod>('pods', POD, ctx.ns);
 const victim = (ctx: ScenarioContext) => ctx.rec.get<V1Node>('nodes', VICTIM);
@@ -70,15 +67,8 @@ describe('partition: the cut-off pod keeps running; a forced replacement would s
 
   it('no replacement while partitioned; force delete starts a second mysqld on the same datadir; reconnecting ends the old one', async function () {
     const ctx = scenario();
-    const s = ctx.settings;
     phase(`deploy the seed StatefulSet on the shared class (no node affinity), on ${VICTIM}`);
-    const seed = renderSeed(ctx.ns, {
-      replicas: 1,
-      storageClass: 'shared',
-      tolerationSeconds: TOLERATION,
-      nodeNames: [VICTIM, OTHER],
-      preferNode: VICTIM,
-    });
+    const seed = seedOnVictim(ctx.ns, 'shared');
     await createAll(ctx, [seed.secret, seed.service, seed.statefulSet]);
     await startClient(ctx, 'statefulset-lab-worker');
     const first = await waiting(
@@ -100,30 +90,7 @@ describe('partition: the cut-off pod keeps running; a forced replacement would s
     phase(`cut ${VICTIM} off the network  ≙ docker network disconnect kind ${VICTIM}`);
     await ctx.faults.partitionNode(VICTIM);
     const cutAt = Date.now();
-    const bound = s.nodeMonitorGracePeriod + s.nodeMonitorPeriod + s.nodeLeaseDurationSeconds;
-    await waiting(
-      ctx,
-      until(ctx.rec, () => nodeReadyStatus(victim(ctx)) === 'Unknown', {
-        timeout: bound,
-        why: `${VICTIM} Ready=Unknown (bound ${bound}s from the live grace, period and lease)`,
-      }),
-    );
-    await waiting(
-      ctx,
-      until(ctx.rec, () => pod(ctx)?.metadata?.deletionTimestamp, {
-        timeout: TOLERATION + 2 * s.nodeMonitorPeriod + 10,
-        why: `${POD} evicted after its ${TOLERATION}s toleration`,
-      }),
-    );
-    const window = TOLERATION + 3 * s.nodeMonitorPeriod;
-    await holds(
-      ctx.rec,
-      () =>
-        pod(ctx)?.metadata?.uid !== before.uid
-          ? `a pod ${pod(ctx)?.metadata?.uid} replaced ${before.uid}`
-          : undefined,
-      { seconds: window, why: `no replacement for ${window}s while partitioned` },
-    );
+    await proveNoReplacement(ctx, POD, before.uid, cutAt);
     const stillRunning = await mysqldOn(VICTIM);
     evidence(
       `partitioned for ${((Date.now() - cutAt) / 1000).toFixed(0)}s: the API says Terminating, the node still runs mysqld`,

@@ -1,0 +1,89 @@
+// What node-stop and partition both prove after a node goes silent: the Node turns Ready=Unknown
+// and is tainted unreachable, the pod is evicted (deletionTimestamp, still "Running" in the API),
+// and no pod with that name and a new UID appears. Bounds come from the live settings.
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { note } from '../../lib/console.ts';
+import { noReplacementDuring } from '../../lib/evidence.ts';
+import { nodeReadyStatus } from '../../lib/k8s-facts.ts';
+import { holds, until } from '../../lib/waits.ts';
+import { waiting, type ScenarioContext } from './context.ts';
+import { renderSeed } from './seed.ts';
+
+export const VICTIM = 'statefulset-lab-worker3';
+export const OTHER = 'statefulset-lab-worker2';
+/** Seconds the pods tolerate the unreachable/not-ready taints, set in their template (not the cluster default). */
+export const TOLERATION = 10;
+
+/** The seed StatefulSet with one replica that prefers the victim node and may move to OTHER. */
+export function seedOnVictim(ns: string, storageClass: 'shared' | 'standard') {
+  return renderSeed(ns, {
+    replicas: 1,
+    storageClass,
+    tolerationSeconds: TOLERATION,
+    nodeNames: [VICTIM, OTHER],
+    preferNode: VICTIM,
+  });
+}
+
+export interface NodeLoss {
+  unknownAt: number;
+  evictedAt: number;
+  /** The window in which no replacement was seen (wall ms). */
+  window: { from: number; to: number };
+}
+
+export async function proveNoReplacement(
+  ctx: ScenarioContext,
+  podName: string,
+  uid: string,
+  lostAt: number,
+): Promise<NodeLoss> {
+  const s = ctx.settings;
+  const victim = () => ctx.rec.get<V1Node>('nodes', VICTIM);
+  const pod = () => ctx.rec.get<V1Pod>('pods', podName, ctx.ns);
+  const graceBound = s.nodeMonitorGracePeriod + s.nodeMonitorPeriod + s.nodeLeaseDurationSeconds;
+  await waiting(
+    ctx,
+    until(ctx.rec, () => nodeReadyStatus(victim()) === 'Unknown', {
+      timeout: graceBound,
+      why: `${VICTIM} Ready=Unknown (bound ${graceBound}s = grace ${s.nodeMonitorGracePeriod}s + monitor period ${s.nodeMonitorPeriod}s + lease ${s.nodeLeaseDurationSeconds}s)`,
+    }),
+  );
+  const unknownAt = Date.now();
+  await until(
+    ctx.rec,
+    () =>
+      victim()?.spec?.taints?.some(
+        (t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute',
+      ),
+    { timeout: 30, why: 'the unreachable NoExecute taint' },
+  );
+  const evictBound = TOLERATION + 2 * s.nodeMonitorPeriod + 10;
+  await waiting(
+    ctx,
+    until(ctx.rec, () => pod()?.metadata?.uid === uid && pod()?.metadata?.deletionTimestamp, {
+      timeout: evictBound,
+      why: `${podName} evicted: deletionTimestamp set (bound ${evictBound}s = toleration ${TOLERATION}s + 2 monitor periods + 10 s)`,
+    }),
+  );
+  const evictedAt = Date.now();
+  note(
+    `Ready=Unknown +${((unknownAt - lostAt) / 1000).toFixed(1)}s (live grace ${s.nodeMonitorGracePeriod}s); evicted +${((evictedAt - lostAt) / 1000).toFixed(1)}s; the API still says ${pod()?.status?.phase}, Terminating`,
+  );
+  // Absence is watched, not slept: the first replacement event ends the window and fails it.
+  const observe = TOLERATION + 3 * s.nodeMonitorPeriod;
+  await holds(
+    ctx.rec,
+    () =>
+      pod() && pod()?.metadata?.uid !== uid
+        ? `a replacement ${podName} uid ${pod()?.metadata?.uid}`
+        : undefined,
+    {
+      seconds: observe,
+      why: `no replacement for ${observe}s more (toleration + 3 monitor periods)`,
+    },
+  );
+  const window = { from: lostAt, to: Date.now() };
+  noReplacementDuring(ctx.rec.events, podName, uid, window);
+  return { unknownAt, evictedAt, window };
+}
