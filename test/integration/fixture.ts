@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { connect, type Kube } from '../../lib/kube.ts';
-import { pendingUndos, processAlive } from '../../lib/journal.ts';
+import { replayPending } from '../../lib/journal.ts';
 import { nodeReadyStatus } from '../../lib/k8s-facts.ts';
 import { createScenarioNamespace, deleteNamespace, isStale, RUN_ID } from '../../lib/namespaces.ts';
 import { kindNodes } from '../../lib/nodes.ts';
@@ -47,6 +47,9 @@ export function ensureClusterForTests(): Promise<ClusterForTests> {
         cause: err,
       });
     }
+    // The start of a run: repair what a killed run left (its writer is dead), as scenarios do.
+    for (const undone of await replayPending({ kube }))
+      console.log(`    repaired what an earlier run left: ${undone}`);
     const { live, bounds } = await loadSettings(kube);
     console.log(`\n${explainBounds(live, bounds).replace(/^/gm, '    ')}\n`);
     return { kube, live, bounds };
@@ -97,19 +100,11 @@ export function pausePod(
 }
 
 /**
- * Picks the worker a node-fault test may use, after checking that no other run on this machine has
- * a fault in progress (journal entries of a live process) and that every node is Ready (awaited on
- * the recorder, bounded by nodeReady). A worker running pods of another live lab run is passed over.
+ * Picks the worker a node-fault test may use (the caller holds the node-fault lock, so no other run
+ * has a node faulted): every node Ready first (awaited on the recorder, bounded by nodeReady), and a
+ * worker running pods of another live lab run is passed over.
  */
 export async function exclusiveWorker(c: ClusterForTests, rec: Recorder): Promise<string> {
-  const busy = pendingUndos().filter(
-    (e) => e.pid !== undefined && e.pid !== process.pid && processAlive(e.pid),
-  );
-  if (busy.length) {
-    throw new Error(
-      `another run on this machine has faults in progress (${busy.map((e) => `pid ${e.pid}: ${e.what}`).join('; ')}); node-fault tests run one worker at a time: run them when it is done`,
-    );
-  }
   const nodes = () => rec.objects<V1Node>('nodes');
   await until(rec, () => nodes().length === 4 && nodes().every((n) => nodeReadyStatus(n) === 'True'), {
     timeout: c.bounds.nodeReady.seconds,
