@@ -25,6 +25,8 @@ export interface DiagnosticsInput {
   /** Nodes whose kubelet journal belongs in the bundle (the victim, the pod's new node...). */
   nodes?: Iterable<string>;
   provider?: NodeFaultProvider;
+  /** Also every node's full logs (`kind export logs`, tens of MB) under kind-logs/; LAB_EXPORT_LOGS=1. */
+  allNodeLogs?: boolean;
 }
 
 /** Writes the bundle; returns the files written. Never throws for one missing piece. */
@@ -92,6 +94,14 @@ export async function collectDiagnostics(input: DiagnosticsInput): Promise<strin
   }
   for (const node of new Set(input.nodes ?? [])) {
     await piece(`kubelet-${node}.log`, () => provider.kubeletJournal(node));
+  }
+  if (input.allNodeLogs ?? process.env.LAB_EXPORT_LOGS === '1') {
+    try {
+      await provider.exportLogs(join(dir, 'kind-logs'));
+      written.push('kind-logs/');
+    } catch (err) {
+      errors.push(`kind-logs/: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
   if (errors.length) writeFileSync(join(dir, 'errors.txt'), errors.join('\n') + '\n');
   return written;

@@ -60,9 +60,23 @@ describe('integration: diagnostics bundle', function () {
     expect(readFileSync(join(dir, 'nodes.yaml'), 'utf8')).to.include(node);
     expect(readFileSync(join(dir, 'events.txt'), 'utf8')).to.match(/Scheduled Pod\/diag/);
     expect(readFileSync(join(dir, `kubelet-${node}.log`), 'utf8')).to.match(/kubelet/);
+    expect(files).to.not.include('kind-logs/');
     // The unknown node's journal could not be had: noted, not fatal.
     expect(existsSync(join(dir, 'kubelet-no-such-node.log')), 'an empty journal is still written').to.equal(
       true,
     );
+  });
+
+  it('adds every node’s full logs on request (kind export logs)', async function () {
+    this.timeout(120_000);
+    const sub = join(dir, 'all');
+    const files = await collectDiagnostics({
+      kube: cluster().kube,
+      namespace: ns(),
+      dir: sub,
+      allNodeLogs: true,
+    });
+    expect(files).to.include('kind-logs/');
+    expect(existsSync(join(sub, 'kind-logs', 'statefulset-lab-worker', 'kubelet.log'))).to.equal(true);
   });
 });
