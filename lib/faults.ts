@@ -71,7 +71,8 @@ export class Faults {
 
   async stopNode(node: string): Promise<Undo> {
     await this.assertWorker(node);
-    return this.injectNodeFault(`stop node ${node}`, { action: 'start-node', node }, () =>
+    const { ip } = await this.nodes.state(node);
+    return this.injectNodeFault(`stop node ${node}`, { action: 'start-node', node, ip }, () =>
       this.nodes.stop(node),
     );
   }
@@ -96,10 +97,14 @@ export class Faults {
     );
   }
 
-  /** Removes the Node object; restarting its kubelet (or booting a stopped node) registers it again. */
+  /** Removes the Node object; the undo reboots the node (or boots a stopped one), which registers it again. */
   async deleteNodeObject(node: string): Promise<Undo> {
     await this.assertWorker(node);
-    return this.injectNodeFault(`delete Node ${node}`, { action: 'restart-kubelet', node }, () =>
+    // The registered address, not the container's: a stopped node has none right now.
+    const registered = await this.kube.core.readNode({ name: node });
+    const ip = registered.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    if (!ip) throw new Error(`Node ${node} has no InternalIP to boot it back on`);
+    return this.injectNodeFault(`delete Node ${node}`, { action: 'reboot-node', node, ip }, () =>
       this.kube.core.deleteNode({ name: node }),
     );
   }

@@ -20,9 +20,11 @@ export interface PatchOp {
 }
 
 export type UndoAction =
-  | { action: 'start-node'; node: string }
+  | { action: 'start-node'; node: string; ip?: string }
   | { action: 'unpause-node'; node: string }
   | { action: 'reconnect-node'; node: string; ip: string }
+  | { action: 'reboot-node'; node: string; ip: string }
+  /** Written by versions before reboot-node; replayed as a reboot on the node's current address. */
   | { action: 'restart-kubelet'; node: string }
   | { action: 'remove-taint'; node: string; key: string }
   | { action: 'delete-namespace'; namespace: string }
@@ -120,15 +122,18 @@ export async function runUndo(undo: UndoAction, deps: UndoDeps = {}): Promise<vo
   const nodes = deps.nodes ?? kindNodes;
   switch (undo.action) {
     case 'start-node':
-      return nodes.start(undo.node);
+      return nodes.start(undo.node, undo.ip);
     case 'unpause-node':
       return nodes.unpause(undo.node);
     case 'reconnect-node':
       return nodes.reconnect(undo.node, undo.ip);
+    case 'reboot-node':
+      // A kubelet restart alone re-registers the Node, but with a new podCIDR that the running
+      // flanneld never learns: pods scheduled there get addresses no other node routes to. A
+      // stopped node boots anyway; a running one is rebooted so that flannel starts afresh.
+      return nodes.reboot(undo.node, undo.ip);
     case 'restart-kubelet':
-      // A stopped node re-registers by itself when it boots; a running one on a kubelet restart.
-      if (!(await nodes.state(undo.node)).running) return nodes.start(undo.node);
-      return nodes.restartKubelet(undo.node);
+      return nodes.reboot(undo.node, (await nodes.state(undo.node)).ip);
     case 'remove-taint': {
       const kube = await client(deps);
       let node;

@@ -24,15 +24,16 @@ export interface NodeFaultProvider {
   /** Every node of the lab cluster, including stopped ones. */
   list(): Promise<NodeInfo[]>;
   stop(node: string): Promise<void>;
-  /** Brings a node back from stop or pause; a no-op on a running node. */
-  start(node: string): Promise<void>;
+  /** Brings a node back from stop or pause, on the address given if any; a no-op on a running node. */
+  start(node: string, ip?: string): Promise<void>;
   pause(node: string): Promise<void>;
   unpause(node: string): Promise<void>;
   /** Cuts the node off the cluster network; returns the address to reconnect it with. */
   disconnect(node: string): Promise<string>;
   /** Reconnects with that address; a no-op on a connected node. */
   reconnect(node: string, ip: string): Promise<void>;
-  restartKubelet(node: string): Promise<void>;
+  /** Stops and starts the node on its address: every process of it, pods' network included, begins anew. */
+  reboot(node: string, ip: string): Promise<void>;
   state(node: string): Promise<NodeState>;
   kubeletJournal(node: string): Promise<string>;
   /** Writes every node's logs (kubelet, containerd, pods) under dir. */
@@ -79,10 +80,17 @@ export const kindNodes: NodeFaultProvider = {
   async stop(node) {
     await $`docker stop ${node}`.quiet();
   },
-  async start(node) {
+  async start(node, ip) {
     const s = await this.state(node);
     if (s.paused) await $`docker unpause ${node}`.quiet();
-    if (!s.running) await $`docker start ${node}`.quiet();
+    if (s.running) return;
+    // Docker may hand a restarted container another free address; the node's certificates,
+    // kubelet flags and flannel routes name the old one, so it is asked for explicitly.
+    if (ip) {
+      await $`docker network disconnect ${KIND_NETWORK} ${node}`.nothrow().quiet();
+      await $`docker network connect --ip ${ip} ${KIND_NETWORK} ${node}`.quiet();
+    }
+    await $`docker start ${node}`.quiet();
   },
   async pause(node) {
     await $`docker pause ${node}`.quiet();
@@ -101,8 +109,9 @@ export const kindNodes: NodeFaultProvider = {
     // The same address matters: the Node object, the kubelet's serving certificate and routes name it.
     await $`docker network connect --ip ${ip} ${KIND_NETWORK} ${node}`.quiet();
   },
-  async restartKubelet(node) {
-    await $`docker exec ${node} systemctl restart kubelet`.quiet();
+  async reboot(node, ip) {
+    if ((await this.state(node)).running) await $`docker stop ${node}`.quiet();
+    await this.start(node, ip);
   },
   async state(node) {
     return parseState((await $`docker inspect -f ${STATE_FORMAT} ${node}`.quiet()).stdout);

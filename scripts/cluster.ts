@@ -19,6 +19,8 @@ import {
 import { chooseImages, parseVersions, type ClusterImages } from './cluster/settings.ts';
 import { stage, streamed, timings } from './cluster/run.ts';
 import { waitForFreshLeases } from './cluster/fresh-leases.ts';
+import type { V1Node } from '@kubernetes/client-node';
+import { podNetworkProblem } from '../lib/pod-network.ts';
 import { currentIp, pinNodeIps, recordNodeIps, recordedNodeIps } from './cluster/node-ips.ts';
 
 $.verbose = false;
@@ -30,6 +32,8 @@ const kubectl = (args: string[]) =>
 // cluster is usually Ready long before (see the printed timings).
 const NODES_READY_TIMEOUT = process.env.LAB_NODES_READY_TIMEOUT ?? '240s';
 const SYSTEM_PODS_TIMEOUT = process.env.LAB_SYSTEM_PODS_TIMEOUT ?? '240s';
+/** How long a flanneld that just started may take to write its subnet file. */
+const FLANNEL_SETTLE_SECONDS = 15;
 
 interface NodeContainer {
   name: string;
@@ -207,6 +211,32 @@ async function waitHealthy(): Promise<void> {
   }
 }
 
+async function podNetworkProblems(): Promise<Map<string, string>> {
+  const nodes = JSON.parse((await kubectl(['get', 'nodes', '-o', 'json'])).stdout) as { items: V1Node[] };
+  const problems = new Map<string, string>();
+  for (const node of nodes.items) {
+    const name = node.metadata!.name!;
+    const problem = await podNetworkProblem(node, name, FLANNEL_SETTLE_SECONDS);
+    if (problem) problems.set(name, problem);
+  }
+  return problems;
+}
+
+/** A node whose flanneld disagrees with its Node object (e.g. a run killed between deleting the Node
+ * and rebooting it) is rebooted on its own IP: flanneld then starts from the Node as it is now. */
+async function repairPodNetworks(): Promise<void> {
+  const problems = await podNetworkProblems();
+  if (!problems.size) return;
+  for (const [name, problem] of problems) console.log(`[cluster] ${problem}: rebooting ${name}`);
+  const names = [...problems.keys()];
+  for (const name of names) await $`docker stop ${name}`;
+  await pinNodeIps(names);
+  for (const name of names) await $`docker start ${name}`;
+  await waitHealthy();
+  const left = await podNetworkProblems();
+  if (left.size) throw new Error(`pod network still broken after a reboot: ${[...left.values()].join('; ')}`);
+}
+
 async function explainUnhealthy(): Promise<string> {
   const nodes = await kubectl(['get', 'nodes', '-o', 'wide', '--request-timeout=10s']).nothrow();
   const pods = await kubectl(['get', 'pods', '-A', '--request-timeout=10s']).nothrow();
@@ -295,6 +325,7 @@ async function up(): Promise<void> {
         }
         await waitHealthy();
       });
+      await stage('check pod network', repairPodNetworks);
     } catch {
       console.log(
         `[cluster] the existing cluster is not healthy; what it shows:\n${await explainUnhealthy()}\n[cluster] recreating it`,

@@ -15,6 +15,7 @@ import { acquireNodeFaultLock, LOCK_HOLDER_ENV, releaseNodeFaultLock } from '../
 import { nodeReadyStatus } from '../../lib/k8s-facts.ts';
 import { isStale, RUN_ID } from '../../lib/namespaces.ts';
 import { kindNodes } from '../../lib/nodes.ts';
+import { FLANNEL_PUBLIC_IP, flannelSubnet, podNetworkProblem } from '../../lib/pod-network.ts';
 import { NAMESPACE_LABEL, REPO_ROOT } from '../../lib/paths.ts';
 import type { Recorder } from '../../lib/recorder.ts';
 import { bound } from '../../lib/settings.ts';
@@ -28,6 +29,8 @@ import {
   type ClusterForTests,
 } from './fixture.ts';
 
+/** flanneld writes its subnet file right after announcing itself on the Node. */
+const FLANNEL_SUBNET_BOUND = 10;
 const CHILD = join(REPO_ROOT, 'test', 'integration', 'fixtures', 'interrupted-run.ts');
 /** docker stop (10 s grace, then SIGKILL) + the child's start-up and API calls. */
 const CHILD_STOPPED_BOUND = 60;
@@ -253,7 +256,7 @@ describe('integration: node faults are undone, whatever ends the run', function 
     );
   });
 
-  it('a deleted Node object is registered again by the kubelet restart of the undo', async () => {
+  it('a deleted Node object is registered again by the reboot of the undo, with a working pod network', async () => {
     const b = cluster().bounds;
     const faults = new Faults(cluster().kube, kindNodes, journal);
     const oldUid = node()!.metadata!.uid!;
@@ -264,9 +267,23 @@ describe('integration: node faults are undone, whatever ends the run', function 
     });
     const tUndo = performance.now();
     await faults.undoAll();
-    const back = await readyIs('True', 'as a newly registered Node', b.kubeletReregister);
+    const back = await readyIs('True', 'as a newly registered Node', b.nodeReady);
     expect(back.metadata?.uid).to.not.equal(oldUid);
-    console.log(`      Node re-registered (new uid) and Ready ${seconds(tUndo)} after the kubelet restart`);
+    // The new registration may get another podCIDR; flanneld must have started anew to use it.
+    const announced = await until(
+      rec,
+      () => (node()?.metadata?.annotations?.[FLANNEL_PUBLIC_IP] ? node() : undefined),
+      {
+        timeout: b.nodeReady.seconds,
+        why: `flanneld on ${worker} announcing itself on the new Node (${FLANNEL_PUBLIC_IP})`,
+      },
+    );
+    expect(await podNetworkProblem(announced, worker, FLANNEL_SUBNET_BOUND)).to.equal(undefined);
+    const subnet = await flannelSubnet(worker);
+    const cidr = announced.spec?.podCIDR ?? '';
+    console.log(
+      `      Node re-registered (new uid, podCIDR ${cidr}, flannel subnet ${subnet}) and Ready ${seconds(tUndo)} after the reboot`,
+    );
   });
 
   it('the out-of-service taint is removed by its undo', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -19,9 +19,9 @@ import type { NodeFaultProvider, NodeState } from '../../lib/nodes.ts';
  * real Docker provider is exercised by the integration tests. */
 function recordingProvider(failOn?: string) {
   const calls: string[] = [];
-  const act = (name: string) => async (node: string) => {
+  const act = (name: string) => async (node: string, ip?: string) => {
     if (failOn === `${name} ${node}`) throw new Error(`${name} ${node} failed`);
-    calls.push(`${name} ${node}`);
+    calls.push(ip ? `${name} ${node} ${ip}` : `${name} ${node}`);
   };
   const state: NodeState = { running: true, paused: false, connected: true, ip: '172.18.0.9' };
   const provider: NodeFaultProvider = {
@@ -37,7 +37,7 @@ function recordingProvider(failOn?: string) {
     reconnect: async (node, ip) => {
       calls.push(`reconnect ${node} ${ip}`);
     },
-    restartKubelet: act('restart-kubelet'),
+    reboot: act('reboot'),
     state: async () => state,
     kubeletJournal: async () => '',
     exportLogs: async () => undefined,
@@ -199,19 +199,31 @@ describe('journal: undo written before acting, replayed after a crash', () => {
     expect(pendingUndos(journalPath).map((e) => e.id)).to.deep.equal(['b']);
   });
 
-  it('restarting the kubelet of a stopped node means starting the node', async () => {
-    const { calls, provider, state } = recordingProvider();
-    state.running = false;
+  it('the undo of a Node deletion reboots the node on its registered address', async () => {
+    const { calls, provider } = recordingProvider();
     const undo = await journaled(
       'delete Node w1',
-      { action: 'restart-kubelet', node: 'w1' },
+      { action: 'reboot-node', node: 'w1', ip: '172.18.0.7' },
       async () => undefined,
-      {
-        nodes: provider,
-        journalPath,
-      },
+      { nodes: provider, journalPath },
     );
     await undo();
-    expect(calls).to.deep.equal(['start w1']);
+    expect(calls).to.deep.equal(['reboot w1 172.18.0.7']);
+  });
+
+  it('a restart-kubelet entry of an older version is replayed as a reboot on the current address', async () => {
+    const { calls, provider } = recordingProvider();
+    writeFileSync(
+      journalPath,
+      JSON.stringify({
+        id: 'old',
+        state: 'pending',
+        what: 'delete Node w1',
+        undo: { action: 'restart-kubelet', node: 'w1' },
+        at: new Date().toISOString(),
+      }) + '\n',
+    );
+    await replayPending({ nodes: provider, journalPath });
+    expect(calls).to.deep.equal(['reboot w1 172.18.0.9']);
   });
 });
