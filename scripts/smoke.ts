@@ -16,6 +16,7 @@ import {
 import { chooseImages, parseVersions } from './cluster/settings.ts';
 import { Faults } from '../lib/faults.ts';
 import { connect } from '../lib/kube.ts';
+import { PID_ANNOTATION } from '../lib/namespaces.ts';
 
 $.verbose = false;
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
@@ -63,6 +64,8 @@ async function main(): Promise<void> {
   await kubectl(['create', 'namespace', NS]);
   undo.push(() => kubectl(['delete', 'namespace', NS, '--wait=false']));
   await kubectl(['label', 'namespace', NS, `${NAMESPACE_LABEL}=smoke`]);
+  // While this process lives, other runs' sweeps leave the namespace alone.
+  await kubectl(['annotate', 'namespace', NS, `${PID_ANNOTATION}=${process.pid}`]);
 
   let t0 = t();
   const manifest = readFileSync(join(REPO_ROOT, 'manifests/mysql-statefulset.yaml'), 'utf8').replaceAll(

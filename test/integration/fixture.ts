@@ -7,7 +7,13 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { connect, type Kube } from '../../lib/kube.ts';
 import { replayPending } from '../../lib/journal.ts';
 import { nodeReadyStatus } from '../../lib/k8s-facts.ts';
-import { createScenarioNamespace, deleteNamespace, isStale, RUN_ID } from '../../lib/namespaces.ts';
+import {
+  createScenarioNamespace,
+  deleteNamespace,
+  isStale,
+  RUN_ID,
+  sweepStaleNamespaces,
+} from '../../lib/namespaces.ts';
 import { kindNodes } from '../../lib/nodes.ts';
 import { CLUSTER_NAME, KUBECONFIG_PATH, LAB_BIN, NAMESPACE_LABEL, REPO_ROOT } from '../../lib/paths.ts';
 import { clusterResources, Recorder } from '../../lib/recorder.ts';
@@ -50,6 +56,8 @@ export function ensureClusterForTests(): Promise<ClusterForTests> {
     // The start of a run: repair what a killed run left (its writer is dead), as scenarios do.
     for (const undone of await replayPending({ kube }))
       console.log(`    repaired what an earlier run left: ${undone}`);
+    for (const swept of await sweepStaleNamespaces(kube))
+      console.log(`    deleting namespace ${swept} of a run that is over`);
     const { live, bounds } = await loadSettings(kube);
     console.log(`\n${explainBounds(live, bounds).replace(/^/gm, '    ')}\n`);
     return { kube, live, bounds };
@@ -115,8 +123,11 @@ export async function exclusiveWorker(c: ClusterForTests, rec: Recorder): Promis
         .join('\n'),
   });
   const workers = new Set((await kindNodes.list()).filter((n) => n.role === 'worker').map((n) => n.name));
+  // Live runs only: a dead run's namespace is swept, and one already being deleted only delays its
+  // own deletion if its node stops (until the undo starts it again).
   const others = (await c.kube.core.listNamespace({ labelSelector: NAMESPACE_LABEL })).items.filter(
-    (ns) => ns.metadata?.labels?.[NAMESPACE_LABEL] !== RUN_ID && !isStale(ns),
+    (ns) =>
+      ns.metadata?.labels?.[NAMESPACE_LABEL] !== RUN_ID && !ns.metadata?.deletionTimestamp && !isStale(ns),
   );
   const used = new Map<string, string>();
   for (const ns of others) {
