@@ -126,7 +126,7 @@ describe('partition: the cut-off pod keeps running; a forced replacement would s
     );
     expect(second.spec?.nodeName).to.equal(OTHER);
     // The second server meets the first one's lock on the shared datadir: read from its log stream.
-    const lockLine = await logLine(ctx, POD, /Unable to lock|Can't lock/i, 150);
+    const lockLine = await waiting(ctx, logLine(ctx, POD, /Unable to lock|Can't lock/i, 150));
     evidence('two mysqld on one volume', [
       {
         node: VICTIM,

@@ -50,13 +50,16 @@ export async function proveNoReplacement(
     }),
   );
   const unknownAt = Date.now();
-  await until(
-    ctx.rec,
-    () =>
-      victim()?.spec?.taints?.some(
-        (t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute',
-      ),
-    { timeout: 30, why: 'the unreachable NoExecute taint' },
+  await waiting(
+    ctx,
+    until(
+      ctx.rec,
+      () =>
+        victim()?.spec?.taints?.some(
+          (t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute',
+        ),
+      { timeout: 30, why: 'the unreachable NoExecute taint' },
+    ),
   );
   const evictBound = TOLERATION + 2 * s.nodeMonitorPeriod + 10;
   await waiting(
@@ -70,18 +73,22 @@ export async function proveNoReplacement(
   note(
     `Ready=Unknown +${((unknownAt - lostAt) / 1000).toFixed(1)}s (live grace ${s.nodeMonitorGracePeriod}s); evicted +${((evictedAt - lostAt) / 1000).toFixed(1)}s; the API still says ${pod()?.status?.phase}, Terminating`,
   );
-  // Absence is watched, not slept: the first replacement event ends the window and fails it.
+  // Absence is watched, not slept: the first replacement event ends the window and fails it. The
+  // window is time given to Kubernetes to misbehave, so it counts as waiting.
   const observe = TOLERATION + 3 * s.nodeMonitorPeriod;
-  await holds(
-    ctx.rec,
-    () =>
-      pod() && pod()?.metadata?.uid !== uid
-        ? `a replacement ${podName} uid ${pod()?.metadata?.uid}`
-        : undefined,
-    {
-      seconds: observe,
-      why: `no replacement for ${observe}s more (toleration + 3 monitor periods)`,
-    },
+  await waiting(
+    ctx,
+    holds(
+      ctx.rec,
+      () =>
+        pod() && pod()?.metadata?.uid !== uid
+          ? `a replacement ${podName} uid ${pod()?.metadata?.uid}`
+          : undefined,
+      {
+        seconds: observe,
+        why: `no replacement for ${observe}s more (toleration + 3 monitor periods)`,
+      },
+    ),
   );
   const window = { from: lostAt, to: Date.now() };
   noReplacementDuring(ctx.rec.events, podName, uid, window);
