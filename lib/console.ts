@@ -1,19 +1,48 @@
 // Phase-by-phase console output: what the scenario does, what it waits for, and the evidence.
+// The same lines are also kept, with wall-clock times, in the open story (if any), so that the
+// scenario can write them next to its timeline and the run report can tell the story again.
 const t0 = performance.now();
 const stamp = () => `+${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s`;
 
+export type EvidenceRow = Record<string, string | number | boolean | undefined>;
+
+export type StoryEntry =
+  | { kind: 'phase' | 'note'; at: number; text: string }
+  | { kind: 'evidence'; at: number; text: string; rows: EvidenceRow[] };
+
+// A stack, so a scenario opened inside another's lifetime collects its own lines, and the outer
+// one gets its lines again once the inner one is closed.
+const stories: StoryEntry[][] = [];
+
+/** Starts collecting every phase/note/evidence line until `endStory` with the same array. */
+export function beginStory(): StoryEntry[] {
+  const story: StoryEntry[] = [];
+  stories.push(story);
+  return story;
+}
+
+export function endStory(story: StoryEntry[]): void {
+  const i = stories.lastIndexOf(story);
+  if (i >= 0) stories.splice(i, 1);
+}
+
+function keep(entry: StoryEntry): void {
+  stories.at(-1)?.push(entry);
+}
+
 export function phase(text: string): void {
+  keep({ kind: 'phase', at: Date.now(), text });
   console.log(`    ${stamp()} ▶ ${text}`);
 }
 
 export function note(text: string): void {
+  keep({ kind: 'note', at: Date.now(), text });
   console.log(`    ${stamp()}   ${text}`);
 }
 
-export function evidence(
-  title: string,
-  rows: Array<Record<string, string | number | boolean | undefined>>,
-): void {
+export function evidence(title: string, rows: EvidenceRow[]): void {
+  // A copy: the caller may reuse its row objects, the story must keep what was shown.
+  keep({ kind: 'evidence', at: Date.now(), text: title, rows: rows.map((r) => ({ ...r })) });
   console.log(`    ${stamp()}   evidence: ${title}`);
   if (!rows.length) return;
   const cols = Object.keys(rows[0]!);

@@ -14,11 +14,23 @@ export type Undo = () => Promise<void>;
 
 export const OUT_OF_SERVICE_TAINT = 'node.kubernetes.io/out-of-service';
 
+/** One injected fault as the run report draws it: from its injection to its undo. */
+export interface FaultRecord {
+  what: string;
+  /** Wall clock (ms) when the injection began. */
+  at: number;
+  /** Wall clock (ms) when the undo finished; absent while it is still in place. */
+  undoneAt?: number;
+  /** True for a fault the cluster answers by itself (a pod deletion): nothing to undo. */
+  instant?: boolean;
+}
+
 export class Faults {
   private readonly kube: Kube;
   private readonly nodes: NodeFaultProvider;
   private readonly deps: UndoDeps;
   private readonly undos: Undo[] = [];
+  private readonly log: FaultRecord[] = [];
   private nodeFaultsOut = 0;
 
   constructor(kube: Kube, nodes: NodeFaultProvider = kindNodes, journalPath?: string) {
@@ -27,8 +39,24 @@ export class Faults {
     this.deps = { kube, nodes, journalPath };
   }
 
+  /** What was injected and when it was undone, in order: copies, so nobody rewrites the history. */
+  get injected(): readonly Readonly<FaultRecord>[] {
+    return this.log.map((r) => ({ ...r }));
+  }
+
+  /** Logs a fault that is now in place; the returned undo also stamps when it was undone. */
+  private logged(what: string, at: number, u: Undo): Undo {
+    const record: FaultRecord = { what, at };
+    this.log.push(record);
+    return async () => {
+      await u();
+      record.undoneAt ??= Date.now();
+    };
+  }
+
   private async inject(what: string, undo: UndoAction, act: () => Promise<unknown>): Promise<Undo> {
-    const u = await journaled(what, undo, act, this.deps);
+    const at = Date.now();
+    const u = this.logged(what, at, await journaled(what, undo, act, this.deps));
     this.undos.push(u);
     return u;
   }
@@ -40,9 +68,10 @@ export class Faults {
     const settle = () => {
       if (--this.nodeFaultsOut === 0) releaseNodeFaultLock();
     };
+    const at = Date.now();
     let u: Undo;
     try {
-      u = await journaled(what, undo, act, this.deps);
+      u = this.logged(what, at, await journaled(what, undo, act, this.deps));
     } catch (err) {
       settle(); // journaled() already undid it
       throw err;
@@ -125,11 +154,13 @@ export class Faults {
 
   /** Graceful (the pod's grace period) or forced (grace 0: the API object goes at once). */
   async deletePod(namespace: string, name: string, opts: { force?: boolean } = {}): Promise<void> {
+    const at = Date.now();
     await this.kube.core.deleteNamespacedPod({
       namespace,
       name,
       ...(opts.force ? { gracePeriodSeconds: 0 } : {}),
     });
+    this.log.push({ what: `${opts.force ? 'force ' : ''}delete pod ${name}`, at, instant: true });
   }
 
   /** Sets spec.replicas; the undo sets the previous count back. */

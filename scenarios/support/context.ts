@@ -1,7 +1,7 @@
 // What every scenario stands on: a guarded client, a fresh labelled namespace, a recorder watching
 // from before the first action, fault injection with an undo journal, and the cluster's live
 // settings. Registered as mocha hooks by `useScenario`; undone and cleaned up whatever happens.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { $ } from 'zx';
@@ -17,7 +17,8 @@ import {
 import { ARTIFACTS_DIR, KUBECONFIG_PATH, KUBE_CONTEXT, LAB_BIN } from '../../lib/paths.ts';
 import { clusterResources, namespacedResources, Recorder } from '../../lib/recorder.ts';
 import { readLiveSettings, type LiveSettings } from '../../lib/settings.ts';
-import { note } from '../../lib/console.ts';
+import { beginStory, endStory, note, type StoryEntry } from '../../lib/console.ts';
+import { writeScenarioFiles, type Verdict } from '../../lib/report/data.ts';
 import { kindNodes } from '../../lib/nodes.ts';
 
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
@@ -45,10 +46,15 @@ export function useScenario(name: string): () => ScenarioContext {
   let ctx: ScenarioContext | undefined;
   let failed = false;
   let startedAt = 0;
+  let startedAtWall = 0;
+  let story: StoryEntry[] = [];
+  const verdicts: Verdict[] = [];
 
   before(async function () {
     this.timeout(120_000);
     startedAt = performance.now();
+    startedAtWall = Date.now();
+    story = beginStory();
     const kube = await connect();
     for (const u of await replayPending({ kube })) note(`repaired what an earlier run left: ${u}`);
     for (const s of await sweepStaleNamespaces(kube)) note(`swept namespace ${s} of an earlier run`);
@@ -68,7 +74,16 @@ export function useScenario(name: string): () => ScenarioContext {
   });
 
   afterEach(function () {
-    if (this.currentTest?.state === 'failed') failed = true;
+    const test = this.currentTest;
+    if (!test) return;
+    if (test.state === 'failed') failed = true;
+    verdicts.push({
+      title: test.title,
+      state: test.state ?? 'pending',
+      at: Date.now(),
+      ...(test.duration !== undefined ? { ms: test.duration } : {}),
+      ...(test.err ? { message: test.err.message } : {}),
+    });
   });
 
   after(async function () {
@@ -80,16 +95,19 @@ export function useScenario(name: string): () => ScenarioContext {
     );
     const errors: unknown[] = [];
     await ctx.faults.undoAll().catch((e) => errors.push(e));
+    // A failed before/beforeEach hook skips the tests (no afterEach runs): it is a verdict too.
+    for (const hook of failedHooks(this.test?.parent)) {
+      failed = true;
+      verdicts.push({ title: hook.title, state: 'failed', at: Date.now(), message: hook.err?.message });
+    }
     const dir = join(ARTIFACTS_DIR, RUN_ID, name);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, 'timeline.json'),
-      JSON.stringify(
-        ctx.rec.events.map(({ object: _o, ...e }) => e),
-        null,
-        1,
-      ),
-    );
+    endStory(story);
+    writeScenarioFiles(dir, {
+      meta: { name, run: RUN_ID, namespace: ctx.ns, startedAt: startedAtWall, endedAt: Date.now(), verdicts },
+      events: ctx.rec.events,
+      story,
+      faults: ctx.faults.injected,
+    });
     if (failed) await writeDiagnostics(ctx, dir).catch((e) => errors.push(e));
     ctx.rec.stop();
     if (!(process.env.LAB_KEEP === '1' || (failed && process.env.LAB_KEEP_ON_FAILURE === '1')))
@@ -102,6 +120,17 @@ export function useScenario(name: string): () => ScenarioContext {
     if (!ctx) throw new Error(`scenario ${name} has no context: its before hook failed`);
     return ctx;
   };
+}
+
+/** Hooks of the suite that failed so far. Mocha keeps them per suite (getHooks, in its source but
+ * not its types); its base reporter hands a failed runnable its error as `err`. */
+function failedHooks(suite: Mocha.Suite | undefined): Array<Mocha.Hook & { err?: Error }> {
+  const hooks = suite as unknown as
+    { getHooks?: (type: string) => Array<Mocha.Hook & { err?: Error }> } | undefined;
+  if (!hooks?.getHooks) return [];
+  return ['beforeAll', 'beforeEach', 'afterEach']
+    .flatMap((type) => hooks.getHooks!(type) ?? [])
+    .filter((h) => h.state === 'failed');
 }
 
 async function writeDiagnostics(ctx: ScenarioContext, dir: string): Promise<void> {
