@@ -1,9 +1,13 @@
-// A mocha reporter: the usual spec output on the console, plus JUnit XML for CI at
-// $LAB_JUNIT or artifacts/<run>/junit.xml. Use it with `mocha --reporter ./lib/reporter.ts`.
+// A mocha reporter: the usual spec output on the console, plus, for CI and people, JUnit XML at
+// $LAB_JUNIT or artifacts/<run>/junit.xml, every result as JSON (results.json) and the run report
+// (report.html, built from what each scenario left in artifacts/<run>/<scenario>/).
+// Use it with `mocha --reporter ./lib/reporter.ts`.
 import { join } from 'node:path';
 import Mocha from 'mocha';
 import { RUN_ID } from './namespaces.ts';
 import { ARTIFACTS_DIR } from './paths.ts';
+import { writeRunResults } from './report/data.ts';
+import { writeReport } from './report/html.ts';
 import { writeJUnit, type CaseResult } from './results.ts';
 
 const { Spec } = Mocha.reporters;
@@ -16,7 +20,8 @@ export default class SpecAndJUnit extends Spec {
   constructor(runner: Mocha.Runner, options?: Mocha.MochaOptions) {
     super(runner, options);
     const cases: CaseResult[] = [];
-    const file = process.env.LAB_JUNIT ?? join(ARTIFACTS_DIR, RUN_ID, 'junit.xml');
+    const runDir = join(ARTIFACTS_DIR, RUN_ID);
+    const file = process.env.LAB_JUNIT ?? join(runDir, 'junit.xml');
     runner.on('pass', (test) =>
       cases.push({
         suite: suitePath(test),
@@ -40,6 +45,13 @@ export default class SpecAndJUnit extends Spec {
     runner.once('end', () => {
       writeJUnit(file, cases);
       console.log(`  JUnit: ${file}`);
+      try {
+        writeRunResults(runDir, cases);
+        console.log(`  report: ${writeReport(runDir)}`);
+      } catch (err) {
+        // The run's verdict stands without its page: say why the page is missing, do not fail.
+        console.error(`  report: not written: ${(err as Error).stack ?? String(err)}`);
+      }
     });
   }
 }

@@ -47,10 +47,16 @@ export interface ScenarioData {
   faults: FaultRecord[];
   /** Other files of the directory: the diagnostics bundle when the scenario failed. */
   diagnostics: string[];
+  /** Which of the scenario's own files exist (older runs wrote only timeline.json). */
+  files: string[];
+  /** A timeline from before rows carried summaries: object lifetimes only, no node, IP or Ready. */
+  legacy: boolean;
 }
 
 export interface RunData {
   run: string;
+  /** Run-level files present (junit.xml, results.json). */
+  files: string[];
   results: CaseResult[];
   scenarios: ScenarioData[];
 }
@@ -102,16 +108,22 @@ export function readRun(runDir: string): RunData {
       at: typeof r.at === 'number' ? new Date(r.at).toISOString() : r.at,
       summary: r.summary ?? {},
     }));
+    const names = readdirSync(path).sort();
     scenarios.push({
       dir,
       meta: readJson<ScenarioMeta | undefined>(join(path, FILES.scenario), undefined),
       rows: rows as TimelineRow[],
       story: readJson<StoryEntry[]>(join(path, FILES.story), []),
       faults: readJson<FaultRecord[]>(join(path, FILES.faults), []),
-      diagnostics: readdirSync(path)
-        .filter((f) => !OWN.has(f))
-        .sort(),
+      diagnostics: names.filter((f) => !OWN.has(f)),
+      files: names.filter((f) => OWN.has(f)),
+      legacy: rows.length > 0 && rows.every((r) => Object.keys(r.summary).length === 0),
     });
   }
-  return { run, results: readJson<CaseResult[]>(join(runDir, FILES.results), []), scenarios };
+  return {
+    run,
+    files: ['junit.xml', FILES.results].filter((f) => existsSync(join(runDir, f))),
+    results: readJson<CaseResult[]>(join(runDir, FILES.results), []),
+    scenarios,
+  };
 }
