@@ -113,7 +113,8 @@ export function readRun(runDir: string): RunData {
       dir,
       meta: readJson<ScenarioMeta | undefined>(join(path, FILES.scenario), undefined),
       rows: rows as TimelineRow[],
-      story: readJson<StoryEntry[]>(join(path, FILES.story), []),
+      // In time order whoever wrote it: phases are numbered in this order in the SVG and the list.
+      story: readJson<StoryEntry[]>(join(path, FILES.story), []).sort((a, b) => a.at - b.at),
       faults: readJson<FaultRecord[]>(join(path, FILES.faults), []),
       diagnostics: names.filter((f) => !OWN.has(f)),
       files: names.filter((f) => OWN.has(f)),

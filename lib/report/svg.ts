@@ -18,6 +18,8 @@ const PLOT = W - LEFT - RIGHT;
 /** Labels are monospace 11px: about 6.7px a character, so their width is known without a browser. */
 const CHAR = 6.7;
 const FONT = 'font-family="\'DejaVu Sans Mono\',ui-monospace,monospace" font-size="11"';
+/** A white outline under a label, so lines that cross it (verdicts, faults) do not hide it. */
+const HALO = 'stroke="#fff" stroke-width="3" stroke-linejoin="round" paint-order="stroke"';
 const SANS = 'font-family="\'DejaVu Sans\',system-ui,sans-serif"';
 
 export const READY_COLOURS: Record<string, string> = {
@@ -65,6 +67,8 @@ class Canvas {
   readonly parts: string[] = [];
   /** Drawn first, so behind everything: the faults' shading across the lanes. */
   readonly behind: string[] = [];
+  /** Drawn last, so on top of every line that crosses them (with a halo, they stay readable). */
+  readonly labels: string[] = [];
   y = 0;
   readonly t: ScenarioTimeline;
   constructor(t: ScenarioTimeline) {
@@ -80,6 +84,12 @@ class Canvas {
   }
   add(svg: string): void {
     this.parts.push(svg);
+  }
+  /** A label on the top layer; `tip` repeats its object's tooltip there. */
+  label(x: number, y: number, text: string, attrs: string, tip: string): void {
+    this.labels.push(
+      `<text class="label" x="${x.toFixed(1)}" y="${y}" ${FONT} ${HALO} ${attrs}><title>${esc(tip)}</title>${esc(text)}</text>`,
+    );
   }
   /** Wraps whatever `draw` adds in one group (a lane), so it can be found as a whole. */
   group(open: string, draw: () => void): void {
@@ -133,8 +143,9 @@ function drawPods(c: Canvas, pods: PodSegment[], top: number): number {
       ? `<line x1="${c.x(p.to).toFixed(1)}" x2="${c.x(p.to).toFixed(1)}" y1="${y + 11}" y2="${y + 26}" stroke="#333" stroke-width="1.5"/>`
       : '';
     c.add(
-      `<g class="pod" data-pod="${esc(p.name)}" data-uid="${esc(p.uid)}" data-ip="${esc(p.ips.map((x) => x.ip).join(' '))}" data-node="${esc(p.node ?? '')}"><title>${esc(podTooltip(c, p))}</title>${parts.join('')}${end}<text x="${boxes[i]!.tx.toFixed(1)}" y="${y + 10}" ${FONT} fill="#1d2733">${esc(label)}</text></g>`,
+      `<g class="pod" data-pod="${esc(p.name)}" data-uid="${esc(p.uid)}" data-ip="${esc(p.ips.map((x) => x.ip).join(' '))}" data-node="${esc(p.node ?? '')}"><title>${esc(podTooltip(c, p))}</title>${parts.join('')}${end}</g>`,
     );
+    c.label(boxes[i]!.tx, y + 10, label, 'fill="#1d2733"', podTooltip(c, p));
   });
   return pods.length ? (Math.max(...rows) + 1) * ROW + 4 : 6;
 }
@@ -172,7 +183,12 @@ function faultLabel(f: FaultSpan, prefix: string): string {
 
 function drawFaults(c: Canvas, faults: FaultSpan[], prefix: string): (bottom: number) => void {
   const ROW = 24;
-  const boxes = faults.map((f) => labelBox(c.x(f.from) - 4, c.x(f.to) + 4, faultLabel(f, prefix)));
+  // An instant fault's label starts past its ▼; a span's above its bar.
+  const boxes = faults.map((f) =>
+    f.instant
+      ? { ...labelBox(c.x(f.from) + 7, c.x(f.from) + 7, faultLabel(f, prefix)), x0: c.x(f.from) - 6 }
+      : labelBox(c.x(f.from), c.x(f.to), faultLabel(f, prefix)),
+  );
   const rows = packRows(boxes);
   const height = faults.length ? (Math.max(...rows) + 1) * ROW + 4 : 20;
   c.laneLabel('faults', height, 'faults');
@@ -195,8 +211,9 @@ function drawFaults(c: Canvas, faults: FaultSpan[], prefix: string): (bottom: nu
           `<rect class="fault-shade" x="${x0.toFixed(1)}" y="${y + 22}" width="${w.toFixed(1)}" height="${(bottom - y - 22).toFixed(1)}" fill="${FAULT}" fill-opacity="0.07"/>`,
         );
       c.add(
-        `<g class="fault${f.instant ? ' instant' : ''}" data-what="${esc(f.what)}"><title>${esc(tip)}</title>${mark}<text x="${boxes[i]!.tx.toFixed(1)}" y="${y + 10}" ${FONT} fill="${FAULT}">${esc(faultLabel(f, prefix))}</text></g>`,
+        `<g class="fault${f.instant ? ' instant' : ''}" data-what="${esc(f.what)}"><title>${esc(tip)}</title>${mark}</g>`,
       );
+      c.label(boxes[i]!.tx, y + 10, faultLabel(f, prefix), `fill="${FAULT}"`, tip);
     });
   };
 }
@@ -271,8 +288,9 @@ function drawPvcs(c: Canvas, pvcs: ScenarioTimeline['pvcs']): void {
         : '';
     const tip = `${p.name} (uid ${p.uid}): ${p.phases.map((s) => `${s.phase} ${c.rel(s.from)}`).join(', ')}${p.volume ? `; volume ${p.volume}` : ''}`;
     c.add(
-      `<g class="pvc" data-pvc="${esc(p.name)}" data-volume="${esc(p.volume ?? '')}"><title>${esc(tip)}</title>${bars.join('')}${bound}<text x="${boxes[i]!.tx.toFixed(1)}" y="${y + 10}" ${FONT} fill="#1d2733">${esc(label(p))}</text></g>`,
+      `<g class="pvc" data-pvc="${esc(p.name)}" data-volume="${esc(p.volume ?? '')}"><title>${esc(tip)}</title>${bars.join('')}${bound}</g>`,
     );
+    c.label(boxes[i]!.tx, y + 10, label(p), 'fill="#1d2733"', tip);
   });
   c.y += height;
 }
@@ -300,8 +318,9 @@ function drawVerdicts(c: Canvas, verdicts: ScenarioTimeline['verdicts'], laneTop
     const y = c.y + rows[i]! * ROW;
     const tip = `${v.state}: ${v.title} (${c.rel(v.at)}${v.ms !== undefined ? `, took ${secs(v.ms)}` : ''})${v.message ? `\n${v.message}` : ''}`;
     c.add(
-      `<g class="verdict ${esc(v.state)}"><title>${esc(tip)}</title><line x1="${x}" x2="${x}" y1="${laneTop}" y2="${y + 18}" stroke="${colour}" stroke-width="1.5" stroke-dasharray="${v.state === 'passed' ? '0' : '4 2'}" opacity="0.8"/><text x="${boxes[i]!.tx.toFixed(1)}" y="${y + 14}" ${FONT} font-weight="700" fill="${colour}">${esc(label(v))}</text></g>`,
+      `<g class="verdict ${esc(v.state)}"><title>${esc(tip)}</title><line x1="${x}" x2="${x}" y1="${laneTop}" y2="${y + 18}" stroke="${colour}" stroke-width="1.5" stroke-dasharray="${v.state === 'passed' ? '0' : '4 2'}" opacity="0.8"/></g>`,
     );
+    c.label(boxes[i]!.tx, y + 14, label(v), `font-weight="700" fill="${colour}"`, tip);
   });
   c.y += height;
 }
@@ -326,5 +345,5 @@ export function timelineSvg(t: ScenarioTimeline, id: string): string {
   drawAxis(axis, bottom);
   const defs = `<defs><pattern id="${esc(hatch)}" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#eceef1"/><line x1="0" y1="0" x2="0" y2="6" stroke="#b9bec6" stroke-width="2"/></pattern></defs>`;
   const summary = `Timeline over ${secs(t.to - t.from)}: ${t.nodes.length} nodes, ${t.nodes.reduce((n, l) => n + l.pods.length, 0)} pod UIDs, ${t.pvcs.length} PVCs, ${t.faults.length} faults, ${t.verdicts.length} verdicts`;
-  return `<svg class="timeline" role="img" aria-label="${esc(summary)}" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" preserveAspectRatio="xMinYMin meet"><title>${esc(summary)}</title>${defs}<rect width="${W}" height="${height}" fill="#fff"/>${axis.parts.join('')}${c.behind.join('')}${c.parts.join('')}</svg>`;
+  return `<svg class="timeline" role="img" aria-label="${esc(summary)}" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" preserveAspectRatio="xMinYMin meet"><title>${esc(summary)}</title>${defs}<rect width="${W}" height="${height}" fill="#fff"/>${axis.parts.join('')}${c.behind.join('')}${c.parts.join('')}${c.labels.join('')}</svg>`;
 }
