@@ -1,0 +1,78 @@
+// Workshop lab mode: `npm run lab` lists the labs, `npm run lab -- <lab>` runs one step by step
+// (`--lang ko`, `--no-pause`), `npm run lab -- docs` writes docs/labs/<lab>.md from the labs' text.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseLabArgs, UsageError } from '../lib/lab/args.ts';
+import { renderLabPage } from '../lib/lab/docs.ts';
+import { matchSteps, runLab } from '../lib/lab/runner.ts';
+import { padCells } from '../lib/lab/table.ts';
+import { fill, type Lang, type LabText, type UiText } from '../lib/lab/text.ts';
+import { REPO_ROOT } from '../lib/paths.ts';
+import { LAB_NAMES, loadTexts, loadUi } from '../labs/catalog.ts';
+
+const DOCS_DIR = join(REPO_ROOT, 'docs', 'labs');
+
+function list(texts: LabText[], ui: UiText, lang: Lang): void {
+  const u = (k: string, vars?: Record<string, string | number>) => fill(ui[k]![lang], vars);
+  console.log(u('listHeader'));
+  const width = Math.max(...texts.map((t) => t.name.length));
+  for (const t of texts)
+    console.log(
+      `  ${t.name.padEnd(width)}  ${t.seed.padEnd(7)} ${padCells(u('minutes', { minutes: t.minutes }), 8)} ${t.title[lang]}`,
+    );
+  console.log(u('listFooter'));
+}
+
+/** Writes (or with --check, only compares) every lab's page; returns the pages that differed. */
+function docs(texts: LabText[], ui: UiText, check: boolean): string[] {
+  const stale: string[] = [];
+  for (const t of texts) {
+    const path = join(DOCS_DIR, `${t.name}.md`);
+    const page = renderLabPage(t, ui);
+    if (existsSync(path) && readFileSync(path, 'utf8') === page) continue;
+    stale.push(path);
+    if (!check) writeFileSync(path, page);
+  }
+  return stale;
+}
+
+async function main(): Promise<number> {
+  const cmd = parseLabArgs(process.argv.slice(2), LAB_NAMES);
+  const ui = loadUi();
+  if (cmd.command === 'help') {
+    console.log(ui.help![cmd.lang]);
+    return 0;
+  }
+  const texts = loadTexts();
+  if (cmd.command === 'list') {
+    list(texts, ui, cmd.lang);
+    return 0;
+  }
+  if (cmd.command === 'docs') {
+    const stale = docs(texts, ui, cmd.check);
+    for (const p of stale) console.log(`${cmd.check ? 'out of date' : 'wrote'} ${p}`);
+    if (cmd.check && stale.length) console.log('run `npm run lab -- docs` to write them');
+    return cmd.check && stale.length ? 1 : 0;
+  }
+  // Only a run needs the steps in code (and with them the cluster client).
+  const { DEFINITIONS } = await import('../labs/index.ts');
+  const def = DEFINITIONS[cmd.lab as keyof typeof DEFINITIONS];
+  const text = texts.find((t) => t.name === cmd.lab)!;
+  matchSteps(def, text);
+  const result = await runLab(def, text, ui, { lang: cmd.lang, pause: cmd.pause });
+  return result.failed || result.held < result.total ? 1 : 0;
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  if (err instanceof UsageError) {
+    console.error(`npm run lab: ${err.message}`);
+    process.exitCode = 2;
+  } else {
+    console.error(`npm run lab: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  }
+}
+// The recorder's watches and the journal's handlers keep the event loop alive after a run.
+process.exit(process.exitCode);
