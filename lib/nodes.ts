@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { V1Node } from '@kubernetes/client-node';
 import { $ } from 'zx';
-import { CLUSTER_NAME, KIND_CLUSTER_LABEL, LAB_BIN } from './paths.ts';
+import { CLUSTER_NAME, KIND_CLUSTER_LABEL, LAB_BIN, LAB_NETWORK } from './paths.ts';
 
 export interface NodeState {
   running: boolean;
@@ -40,7 +40,6 @@ export interface NodeFaultProvider {
   exportLogs(dir: string): Promise<void>;
 }
 
-export const KIND_NETWORK = 'kind';
 const ROLE_LABEL = 'io.x-k8s.kind.role';
 
 /** The container behind a Node: kind names it in the providerID (kind://docker/<cluster>/<name>). */
@@ -56,7 +55,7 @@ export function parseState(line: string): NodeState {
   return { running: running === 'true', paused: paused === 'true', connected: connected === 'yes', ip };
 }
 
-const STATE_FORMAT = `{{.State.Running}} {{.State.Paused}} {{with index .NetworkSettings.Networks "${KIND_NETWORK}"}}yes {{.IPAddress}}{{else}}no{{end}}`;
+const STATE_FORMAT = `{{.State.Running}} {{.State.Paused}} {{with index .NetworkSettings.Networks "${LAB_NETWORK}"}}yes {{.IPAddress}}{{else}}no{{end}}`;
 
 export const kindNodes: NodeFaultProvider = {
   async list() {
@@ -87,8 +86,8 @@ export const kindNodes: NodeFaultProvider = {
     // Docker may hand a restarted container another free address; the node's certificates,
     // kubelet flags and flannel routes name the old one, so it is asked for explicitly.
     if (ip) {
-      await $`docker network disconnect ${KIND_NETWORK} ${node}`.nothrow().quiet();
-      await $`docker network connect --ip ${ip} ${KIND_NETWORK} ${node}`.quiet();
+      await $`docker network disconnect ${LAB_NETWORK} ${node}`.nothrow().quiet();
+      await $`docker network connect --ip ${ip} ${LAB_NETWORK} ${node}`.quiet();
     }
     await $`docker start ${node}`.quiet();
   },
@@ -100,14 +99,14 @@ export const kindNodes: NodeFaultProvider = {
   },
   async disconnect(node) {
     const { ip, connected } = await this.state(node);
-    if (!connected || !ip) throw new Error(`${node} has no address on the ${KIND_NETWORK} network`);
-    await $`docker network disconnect ${KIND_NETWORK} ${node}`.quiet();
+    if (!connected || !ip) throw new Error(`${node} has no address on the ${LAB_NETWORK} network`);
+    await $`docker network disconnect ${LAB_NETWORK} ${node}`.quiet();
     return ip;
   },
   async reconnect(node, ip) {
     if ((await this.state(node)).connected) return;
     // The same address matters: the Node object, the kubelet's serving certificate and routes name it.
-    await $`docker network connect --ip ${ip} ${KIND_NETWORK} ${node}`.quiet();
+    await $`docker network connect --ip ${ip} ${LAB_NETWORK} ${node}`.quiet();
   },
   async reboot(node, ip) {
     if ((await this.state(node)).running) await $`docker stop ${node}`.quiet();

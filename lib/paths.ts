@@ -8,6 +8,14 @@ export const CLUSTER_NAME = 'statefulset-lab';
 export const KUBE_CONTEXT = `kind-${CLUSTER_NAME}`;
 /** Docker label kind puts on every node container of a cluster. */
 export const KIND_CLUSTER_LABEL = 'io.x-k8s.kind.cluster';
+/**
+ * The Docker network the lab's nodes live on, created by cluster:up (not kind's shared `kind`
+ * network): its IPv4 subnet is set explicitly, the only way Docker lets a stopped node be started
+ * again on its own address. kind is pointed at it through KIND_EXPERIMENTAL_DOCKER_NETWORK.
+ */
+export const LAB_NETWORK = CLUSTER_NAME;
+/** Label on that network: the lab removes or reuses only a network that carries it. */
+export const LAB_NETWORK_LABEL = 'io.statefulset-lab.network';
 /** ConfigMap that cluster:up writes into kube-system; its clusterId must match the cache's. */
 export const OWNER_CONFIGMAP = { namespace: 'kube-system', name: 'statefulset-lab-owner' };
 /** Label on every namespace the harness creates, so stale ones can be found and swept. */

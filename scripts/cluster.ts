@@ -13,6 +13,7 @@ import {
   KUBE_CONTEXT,
   LAB_BIN,
   LAB_CACHE,
+  LAB_NETWORK,
   OWNER_CONFIGMAP,
   REPO_ROOT,
 } from '../lib/paths.ts';
@@ -22,9 +23,12 @@ import { waitForFreshLeases } from './cluster/fresh-leases.ts';
 import type { V1Node } from '@kubernetes/client-node';
 import { podNetworkProblem } from '../lib/pod-network.ts';
 import { currentIp, pinNodeIps, recordNodeIps, recordedNodeIps } from './cluster/node-ips.ts';
+import { ensureLabNetwork, networksOf, removeLabNetwork } from './cluster/network.ts';
 
 $.verbose = false;
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
+// kind puts the nodes on this network instead of its shared `kind` one (see cluster/network.ts).
+process.env.KIND_EXPERIMENTAL_DOCKER_NETWORK = LAB_NETWORK;
 const versions = parseVersions(readFileSync(join(REPO_ROOT, 'scripts/versions.env'), 'utf8'));
 const kubectl = (args: string[]) =>
   $`kubectl --kubeconfig ${KUBECONFIG_PATH} --context ${KUBE_CONTEXT} ${args}`;
@@ -116,6 +120,7 @@ async function createCluster(nodeImage: string): Promise<void> {
   );
   const configPath = join(LAB_CACHE, 'kind-cluster.generated.yaml');
   writeFileSync(configPath, config);
+  console.log(`[cluster] docker network: ${await ensureLabNetwork()}`);
   // The id is written before kind runs: a crash half-way still leaves a cluster we may delete.
   const id = randomUUID();
   writeFileSync(CLUSTER_ID_PATH, id);
@@ -142,6 +147,17 @@ async function createCluster(nodeImage: string): Promise<void> {
     `--from-literal=nodeImage=${nodeImage}`,
   ]);
   await recordNodeIps((await nodeContainers()).map((c) => c.name));
+}
+
+/** A node attached to another network than the lab's (a cluster made before the lab had its own). */
+async function firstOffLabNetwork(
+  containers: NodeContainer[],
+): Promise<{ node: string; network: string } | undefined> {
+  for (const c of containers) {
+    const other = (await networksOf(c.name)).find((n) => n !== LAB_NETWORK);
+    if (other) return { node: c.name, network: other };
+  }
+  return undefined;
 }
 
 async function deleteCluster(): Promise<void> {
@@ -275,11 +291,18 @@ async function up(): Promise<void> {
       );
     }
     const stale = containers.find((c) => c.image !== nodeImage);
+    const foreignNet = await firstOffLabNetwork(containers);
     if (stale) {
       console.log(
         `[cluster] node ${stale.name} runs ${stale.image}, not ${nodeImage}: recreating the cluster`,
       );
       await stage('delete outdated cluster', deleteCluster);
+      containers = [];
+    } else if (foreignNet) {
+      console.log(
+        `[cluster] node ${foreignNet.node} is on Docker network ${foreignNet.network}, not ${LAB_NETWORK}: a stopped node could not be started again on its own IP there, so the cluster is recreated on ${LAB_NETWORK}`,
+      );
+      await stage('delete cluster on the wrong network', deleteCluster);
       containers = [];
     }
   }
@@ -373,6 +396,7 @@ async function down(): Promise<void> {
   const containers = await nodeContainers();
   if (containers.length === 0) {
     console.log(`[cluster] no cluster named ${CLUSTER_NAME}: nothing to delete`);
+    await removeLabNetwork();
     return;
   }
   if (!ourClusterId()) {
@@ -381,6 +405,7 @@ async function down(): Promise<void> {
     );
   }
   await stage('delete cluster', deleteCluster);
+  await removeLabNetwork();
 }
 
 async function status(): Promise<void> {

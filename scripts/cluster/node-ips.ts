@@ -4,14 +4,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { LAB_CACHE } from '../../lib/paths.ts';
+import { LAB_CACHE, LAB_NETWORK } from '../../lib/paths.ts';
 
 const NODE_IPS_PATH = join(LAB_CACHE, 'node-ips.json');
-const NETWORK = 'kind';
 
 export async function currentIp(container: string): Promise<string> {
   const r =
-    await $`docker inspect -f ${`{{with index .NetworkSettings.Networks "${NETWORK}"}}{{.IPAddress}}{{end}}`} ${container}`;
+    await $`docker inspect -f ${`{{with index .NetworkSettings.Networks "${LAB_NETWORK}"}}{{.IPAddress}}{{end}}`} ${container}`;
   return r.stdout.trim();
 }
 
@@ -30,11 +29,11 @@ export function recordedNodeIps(): Record<string, string> {
     : {};
 }
 
-/** Re-attaches stopped containers to the kind network with their recorded IPs. */
+/** Re-attaches stopped containers to the lab's network with their recorded IPs. */
 export async function pinNodeIps(stoppedContainers: string[]): Promise<void> {
   const ips = recordedNodeIps();
   const pinned = stoppedContainers.filter((c) => ips[c]);
   // Disconnect all first: the IPs may have been swapped among them.
-  for (const c of pinned) await $`docker network disconnect ${NETWORK} ${c}`.nothrow();
-  for (const c of pinned) await $`docker network connect --ip ${ips[c]!} ${NETWORK} ${c}`;
+  for (const c of pinned) await $`docker network disconnect ${LAB_NETWORK} ${c}`.nothrow();
+  for (const c of pinned) await $`docker network connect --ip ${ips[c]!} ${LAB_NETWORK} ${c}`;
 }
