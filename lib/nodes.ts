@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import type { V1Node } from '@kubernetes/client-node';
 import { $ } from 'zx';
 import { CLUSTER_NAME, KIND_CLUSTER_LABEL, LAB_BIN, LAB_NETWORK } from './paths.ts';
+import { restartFlanneld } from './pod-network.ts';
+
+/** A restarted flanneld re-adds its routes in about a second (measured); 60 s only ends a hopeless wait. */
+const FLANNEL_ROUTES_BOUND = 60;
 
 export interface NodeState {
   running: boolean;
@@ -107,6 +111,8 @@ export const kindNodes: NodeFaultProvider = {
     if ((await this.state(node)).connected) return;
     // The same address matters: the Node object, the kubelet's serving certificate and routes name it.
     await $`docker network connect --ip ${ip} ${LAB_NETWORK} ${node}`.quiet();
+    const peers = (await this.list()).length - 1;
+    await restartFlanneld(node, peers, FLANNEL_ROUTES_BOUND);
   },
   async reboot(node, ip) {
     if ((await this.state(node)).running) await $`docker stop ${node}`.quiet();

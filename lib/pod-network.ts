@@ -57,3 +57,34 @@ export async function podNetworkProblem(
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
+
+/** The routes a node has to other nodes' pod subnets (flannel host-gw: "10.244.x.0/24 via <peer>"). */
+export async function peerPodRoutes(container: string): Promise<string[]> {
+  const r = await $`docker exec ${container} ip -4 route show`.nothrow().quiet();
+  return r.stdout.split('\n').filter((l) => /^10\.244\.\d+\.0\/24 via /.test(l));
+}
+
+/**
+ * After a node is re-attached to its network, Docker names the new interface eth1: the routes to
+ * the other nodes' pods went with eth0, and a running flanneld does not put them back (it holds the
+ * old link). A fresh flanneld does; kubelet restarts the container we stop. Routes send no events,
+ * so this one wait re-reads them (every 0.5 s) until every peer is routed or `seconds` pass.
+ */
+export async function restartFlanneld(container: string, peers: number, seconds: number): Promise<void> {
+  const ids = (await $`docker exec ${container} crictl ps -q --name ^flanneld$`.nothrow().quiet()).stdout
+    .split('\n')
+    .filter(Boolean);
+  if (!ids.length) return; // another CNI (kindnetd with stock images) reconciles its routes itself
+  await $`docker exec ${container} crictl stop ${ids}`.quiet();
+  const deadline = performance.now() + seconds * 1000;
+  for (;;) {
+    const routes = await peerPodRoutes(container);
+    if (routes.length >= peers) return;
+    if (performance.now() > deadline) {
+      throw new Error(
+        `${container}: flanneld restarted but only ${routes.length} of ${peers} routes to other nodes' pods came back within ${seconds}s (${routes.join('; ') || 'none'}); its pods cannot reach pods elsewhere`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}

@@ -15,7 +15,7 @@ import { acquireNodeFaultLock, LOCK_HOLDER_ENV, releaseNodeFaultLock } from '../
 import { nodeReadyStatus } from '../../lib/k8s-facts.ts';
 import { isStale, RUN_ID } from '../../lib/namespaces.ts';
 import { kindNodes } from '../../lib/nodes.ts';
-import { FLANNEL_PUBLIC_IP, flannelSubnet, podNetworkProblem } from '../../lib/pod-network.ts';
+import { FLANNEL_PUBLIC_IP, flannelSubnet, peerPodRoutes, podNetworkProblem } from '../../lib/pod-network.ts';
 import { NAMESPACE_LABEL, REPO_ROOT } from '../../lib/paths.ts';
 import type { Recorder } from '../../lib/recorder.ts';
 import { bound } from '../../lib/settings.ts';
@@ -232,6 +232,10 @@ describe('integration: node faults are undone, whatever ends the run', function 
     await faults.undoAll();
     const after = await kindNodes.state(worker);
     expect(after).to.include({ connected: true, ip: before.ip });
+    // Ready is not enough: the node's pods must reach the other nodes' pods again.
+    const peers = (await kindNodes.list()).length - 1;
+    const routes = await peerPodRoutes(worker);
+    expect(routes, `routes on ${worker} to other nodes' pod subnets`).to.have.length(peers);
     await readyIs('True', 'after reconnecting', b.nodeReady);
     expect(pendingUndos(journal)).to.deep.equal([]);
     console.log(
