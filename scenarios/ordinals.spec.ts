@@ -105,6 +105,12 @@ describe('ordinals: creation, scale-down and rolling updates follow the ordinal'
     const ctx = scenario();
     const sts = await ctx.kube.apps.readNamespacedStatefulSet({ namespace: ctx.ns, name: 'mysql' });
     const oldRevision = sts.status?.currentRevision;
+    // Only replacements count: an old pod is still Ready in the MODIFIED event that marks it for
+    // deletion, and would otherwise pass for its own successor.
+    const uidsNow = () => new Set(ctx.rec.objects<V1Pod>('pods').map((p) => p.metadata!.uid!));
+    const newlyReady = (since: number, old: Set<string>) =>
+      readyTransitions(ctx.rec.events, since).filter((m) => !old.has(m.uid));
+    const old0 = uidsNow();
     const t0 = Date.now();
     phase('change the pod template with partition=1  ≙ kubectl patch sts mysql (rollingUpdate.partition: 1)');
     await patchSts(ctx, [
@@ -124,7 +130,7 @@ describe('ordinals: creation, scale-down and rolling updates follow the ordinal'
       until(
         ctx.rec,
         () => {
-          const fresh = readyTransitions(ctx.rec.events, t0).map((m) => m.name);
+          const fresh = newlyReady(t0, old0).map((m) => m.name);
           return fresh.includes('mysql-2') && fresh.includes('mysql-1') && readyPods(ctx).length === 3
             ? fresh
             : undefined;
@@ -151,11 +157,12 @@ describe('ordinals: creation, scale-down and rolling updates follow the ordinal'
     expect(rev('mysql-0'), 'mysql-0 is below the partition and keeps the old revision').to.equal(oldRevision);
     expect(rev('mysql-1')).to.not.equal(oldRevision);
     expect(rev('mysql-1')).to.equal(rev('mysql-2'));
-    const ready1 = readyTransitions(ctx.rec.events, t0).find((m) => m.name === 'mysql-2');
+    const ready1 = newlyReady(t0, old0).find((m) => m.name === 'mysql-2');
     eachAfter([
       { label: 'mysql-1 deleted for update', start: first[1]!.at, previousDone: ready1?.at ?? Infinity },
     ]);
 
+    const old1 = uidsNow();
     const t1 = Date.now();
     phase('partition=0: the rest of the update  ≙ kubectl patch sts mysql (rollingUpdate.partition: 0)');
     await patchSts(ctx, [{ op: 'replace', path: '/spec/updateStrategy/rollingUpdate/partition', value: 0 }]);
@@ -163,9 +170,7 @@ describe('ordinals: creation, scale-down and rolling updates follow the ordinal'
       ctx,
       until(
         ctx.rec,
-        () =>
-          readyTransitions(ctx.rec.events, t1).some((m) => m.name === 'mysql-0') &&
-          readyPods(ctx).length === 3,
+        () => newlyReady(t1, old1).some((m) => m.name === 'mysql-0') && readyPods(ctx).length === 3,
         { timeout: MYSQL_START_BOUND, why: `mysql-0 updated and Ready (bound ${MYSQL_START_BOUND}s)` },
       ),
     );
