@@ -85,7 +85,6 @@ function corefilePlugin(corefile: string, plugin: string): string | undefined {
 
 describe('headless-dns: the service name resolves to the ready pods', function () {
   const scenario = useScenario('headless-dns');
-  const t0 = performance.now();
   let ips: Record<string, string> = {};
 
   before(async function () {
@@ -110,13 +109,6 @@ describe('headless-dns: the service name resolves to the ready pods', function (
       ),
     );
     ips = Object.fromEntries(PODS.map((n) => [n, pod(ctx, n)!.status!.podIP!]));
-  });
-
-  after(function () {
-    const ctx = scenario();
-    note(
-      `headless-dns: wall ${((performance.now() - t0) / 1000).toFixed(1)}s, of which waiting for Kubernetes ${ctx.waited.toFixed(1)}s`,
-    );
   });
 
   it(`"${SERVICE}" resolves to exactly the ready pods' IPs, as the EndpointSlice lists them`, async function () {

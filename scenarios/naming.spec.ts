@@ -102,7 +102,6 @@ const isDeployPod = (p: V1Pod) => p.metadata?.labels?.app === DEPLOY;
 
 describe('naming: pods and volumes share the ordinal', function () {
   const scenario = useScenario('naming');
-  const t0 = performance.now();
   let sts: V1StatefulSet;
 
   before(async function () {
@@ -121,13 +120,6 @@ describe('naming: pods and volumes share the ordinal', function () {
       }),
     );
     sts = await ctx.kube.apps.readNamespacedStatefulSet({ name: STS, namespace: ctx.ns });
-  });
-
-  after(function () {
-    const ctx = scenario();
-    note(
-      `naming: wall ${((performance.now() - t0) / 1000).toFixed(1)}s, of which waiting for Kubernetes ${ctx.waited.toFixed(1)}s`,
-    );
   });
 
   it('pods mysql-0..2 carry the ordinal in name, hostname, subdomain and labels, owned by the StatefulSet', function () {
