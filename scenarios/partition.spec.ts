@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { spawn } from 'node:child_process';
 import { $ } from 'zx';
-import { KUBECONFIG_PATH, KUBE_CONTEXT } from '../lib/paths.ts';
+import { KUBECONFIG_PATH, KUBE_CONTEXT, LAB_NETWORK } from '../lib/paths.ts';
 import { evidence, note, phase } from '../lib/console.ts';
 import { identityOf } from '../lib/evidence.ts';
 import { isPodReady, nodeReadyStatus } from '../lib/k8s-facts.ts';
@@ -87,7 +87,7 @@ describe('partition: the cut-off pod keeps running; a forced replacement would s
     );
     ctx.involvedNodes.add(VICTIM);
 
-    phase(`cut ${VICTIM} off the network  ≙ docker network disconnect kind ${VICTIM}`);
+    phase(`cut ${VICTIM} off the network  ≙ docker network disconnect ${LAB_NETWORK} ${VICTIM}`);
     await ctx.faults.partitionNode(VICTIM);
     const cutAt = Date.now();
     await proveNoReplacement(ctx, POD, before.uid, cutAt);

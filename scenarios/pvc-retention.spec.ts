@@ -4,18 +4,21 @@
 // hands each condemned PVC to its pod (owner reference) and the garbage collector deletes it with
 // the pod.
 import { expect } from 'chai';
-import type {
-  V1PersistentVolume,
-  V1PersistentVolumeClaim,
-  V1Pod,
-  V1StatefulSet,
-} from '@kubernetes/client-node';
+import type { V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { evidence, note, phase } from '../lib/console.ts';
 import { EvidenceError } from '../lib/evidence.ts';
 import { isPodReady, pvcName } from '../lib/k8s-facts.ts';
 import { until } from '../lib/waits.ts';
 import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
 import { MYSQL_START_BOUND, resolveUntil, sql, startClient } from './support/mysql.ts';
+import {
+  assertPvcsKept,
+  pvcRows as pvcRowsOf,
+  scale as scaleTo,
+  scaleDown as scaleDownTo,
+  volumes as volumesOf,
+  type VolumeRow,
+} from './support/scale.ts';
 import { renderSeed, type SeedOptions } from './support/seed.ts';
 
 const STS = 'mysql';
@@ -27,12 +30,6 @@ const PVCS = PODS.map((p) => `pvc-${p}`);
 /** The ordinals a scale-down from REPLICAS to SCALED removes, highest first. */
 const CONDEMNED = PODS.slice(SCALED).reverse();
 
-interface VolumeRow {
-  pvc: string;
-  uid: string;
-  pv: string;
-}
-
 function pod(ctx: ScenarioContext, name: string): V1Pod | undefined {
   return ctx.rec.get<V1Pod>('pods', name, ctx.ns);
 }
@@ -41,41 +38,8 @@ function pvc(ctx: ScenarioContext, name: string): V1PersistentVolumeClaim | unde
   return ctx.rec.get<V1PersistentVolumeClaim>('persistentvolumeclaims', name, ctx.ns);
 }
 
-function volumes(ctx: ScenarioContext): VolumeRow[] {
-  return PVCS.flatMap((name) => {
-    const c = pvc(ctx, name);
-    return c ? [{ pvc: name, uid: c.metadata!.uid!, pv: c.spec?.volumeName ?? '' }] : [];
-  });
-}
-
-function pvcRows(ctx: ScenarioContext) {
-  return PVCS.map((name) => {
-    const c = pvc(ctx, name);
-    const pv = c?.spec?.volumeName
-      ? ctx.rec.get<V1PersistentVolume>('persistentvolumes', c.spec.volumeName)
-      : undefined;
-    return {
-      pvc: name,
-      exists: !!c,
-      uid: c?.metadata?.uid ?? '-',
-      phase: c?.status?.phase ?? '-',
-      pv: c?.spec?.volumeName ?? '-',
-      pvPhase: pv?.status?.phase ?? '-',
-      owner: c?.metadata?.ownerReferences?.map((o) => `${o.kind}/${o.name}`).join(',') || 'none',
-    };
-  });
-}
-
-/** Every PVC of `before` still exists with the same UID and PV: the volume and its data were kept. */
-function assertPvcsKept(before: VolumeRow[], after: VolumeRow[]): void {
-  for (const b of before) {
-    const a = after.find((v) => v.pvc === b.pvc);
-    if (!a || a.uid !== b.uid || a.pv !== b.pv)
-      throw new EvidenceError(
-        `expected ${b.pvc} kept (uid ${b.uid} -> ${b.pv}), found ${a ? `uid ${a.uid} -> ${a.pv}` : 'no such PVC'}`,
-      );
-  }
-}
+const volumes = (ctx: ScenarioContext) => volumesOf(ctx, PVCS);
+const pvcRows = (ctx: ScenarioContext) => pvcRowsOf(ctx, PVCS);
 
 function allReady(ctx: ScenarioContext, names: string[]): boolean {
   return names.every((n) => {
@@ -103,30 +67,11 @@ async function deploy(ctx: ScenarioContext, options: SeedOptions): Promise<V1Sta
   return sts;
 }
 
-async function scale(ctx: ScenarioContext, replicas: number): Promise<number> {
-  const at = Date.now();
-  await ctx.kube.apps.patchNamespacedStatefulSet({
-    name: STS,
-    namespace: ctx.ns,
-    body: [{ op: 'replace', path: '/spec/replicas', value: replicas }],
-  });
-  return at;
-}
+const scale = (ctx: ScenarioContext, replicas: number) => scaleTo(ctx, STS, replicas);
 
-/** Waits until the condemned pods are gone; the bound follows the pod's termination grace period. */
 async function scaleDown(ctx: ScenarioContext, sts: V1StatefulSet): Promise<number> {
-  const grace = sts.spec?.template.spec?.terminationGracePeriodSeconds ?? 30;
   phase(`scale ${STS} ${REPLICAS} -> ${SCALED}  ≙ kubectl scale sts ${STS} --replicas=${SCALED}`);
-  const at = await scale(ctx, SCALED);
-  const bound = CONDEMNED.length * (grace + 30);
-  await waiting(
-    ctx,
-    until(ctx.rec, () => CONDEMNED.every((n) => !pod(ctx, n)), {
-      timeout: bound,
-      why: `${CONDEMNED.join(' then ')} deleted (bound ${CONDEMNED.length} × (terminationGracePeriodSeconds ${grace}s + 30s) = ${bound}s: OrderedReady removes one at a time)`,
-    }),
-  );
-  return at;
+  return (await scaleDownTo(ctx, sts, SCALED)).at;
 }
 
 const since = (t: number | undefined, t0: number) =>
@@ -134,7 +79,6 @@ const since = (t: number | undefined, t0: number) =>
 
 describe('pvc-retention: scale-down keeps the PVCs by default, scale-up reuses them with their data', function () {
   const scenario = useScenario('pvc-retention');
-  const t0 = performance.now();
   let sts: V1StatefulSet;
   let volumesBefore: VolumeRow[] = [];
   let scaledAt = 0;
@@ -145,13 +89,6 @@ describe('pvc-retention: scale-down keeps the PVCs by default, scale-up reuses t
     phase(`deploy the seed StatefulSet (${REPLICAS} replicas, no retention policy set) and a client pod`);
     await startClient(ctx, 'statefulset-lab-worker');
     sts = await deploy(ctx, {});
-  });
-
-  after(function () {
-    const ctx = scenario();
-    note(
-      `pvc-retention (Retain): wall ${((performance.now() - t0) / 1000).toFixed(1)}s, of which waiting for Kubernetes ${ctx.waited.toFixed(1)}s`,
-    );
   });
 
   it('the live default policy is Retain for whenScaled and whenDeleted', function () {
@@ -245,7 +182,6 @@ describe('pvc-retention: scale-down keeps the PVCs by default, scale-up reuses t
 
 describe('pvc-retention: whenScaled Delete removes the PVCs of the removed ordinals', function () {
   const scenario = useScenario('pvc-retention-delete');
-  const t0 = performance.now();
   let sts: V1StatefulSet;
 
   before(async function () {
@@ -253,13 +189,6 @@ describe('pvc-retention: whenScaled Delete removes the PVCs of the removed ordin
     const ctx = scenario();
     phase(`deploy the seed StatefulSet (${REPLICAS} replicas) with whenScaled: Delete, whenDeleted: Retain`);
     sts = await deploy(ctx, { pvcRetention: { whenScaled: 'Delete', whenDeleted: 'Retain' } });
-  });
-
-  after(function () {
-    const ctx = scenario();
-    note(
-      `pvc-retention (Delete): wall ${((performance.now() - t0) / 1000).toFixed(1)}s, of which waiting for Kubernetes ${ctx.waited.toFixed(1)}s`,
-    );
   });
 
   it(`scale ${REPLICAS} -> ${SCALED}: ${CONDEMNED.map((n) => `pvc-${n}`).join(' and ')} are deleted, pvc-mysql-0 is kept`, async function () {
