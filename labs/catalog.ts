@@ -3,7 +3,15 @@
 import { join } from 'node:path';
 import { loadLabText, loadUiText, type LabText, type UiText } from '../lib/lab/text.ts';
 
-export const LAB_NAMES = ['naming', 'pod-loss'] as const;
+export const LAB_NAMES = [
+  'naming',
+  'headless-dns',
+  'pod-loss',
+  'ordinals',
+  'pvc-retention',
+  'node-stop',
+  'partition',
+] as const;
 export type LabName = (typeof LAB_NAMES)[number];
 
 export const LABS_DIR = import.meta.dirname;

@@ -1,11 +1,12 @@
 // Workshop lab mode: `npm run lab` lists the labs, `npm run lab -- <lab>` runs one step by step
 // (`--lang ko`, `--no-pause`), `npm run lab -- docs` writes docs/labs/<lab>.md from the labs' text.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLabArgs, UsageError } from '../lib/lab/args.ts';
-import { renderLabPage } from '../lib/lab/docs.ts';
+import { renderLabIndex, renderLabPage } from '../lib/lab/docs.ts';
 import { matchSteps, runLab } from '../lib/lab/runner.ts';
-import { padCells } from '../lib/lab/table.ts';
+import { padCells, renderTable } from '../lib/lab/table.ts';
 import { fill, type Lang, type LabText, type UiText } from '../lib/lab/text.ts';
 import { REPO_ROOT } from '../lib/paths.ts';
 import { LAB_NAMES, loadTexts, loadUi } from '../labs/catalog.ts';
@@ -26,14 +27,41 @@ function list(texts: LabText[], ui: UiText, lang: Lang): void {
 /** Writes (or with --check, only compares) every lab's page; returns the pages that differed. */
 function docs(texts: LabText[], ui: UiText, check: boolean): string[] {
   const stale: string[] = [];
-  for (const t of texts) {
-    const path = join(DOCS_DIR, `${t.name}.md`);
-    const page = renderLabPage(t, ui);
+  const pages: Array<[string, string]> = [
+    ...texts.map((t): [string, string] => [`${t.name}.md`, renderLabPage(t, ui)]),
+    ['README.md', renderLabIndex(texts)],
+  ];
+  if (!check) mkdirSync(DOCS_DIR, { recursive: true });
+  for (const [file, page] of pages) {
+    const path = join(DOCS_DIR, file);
     if (existsSync(path) && readFileSync(path, 'utf8') === page) continue;
     stale.push(path);
     if (!check) writeFileSync(path, page);
   }
   return stale;
+}
+
+/**
+ * Every lab in workshop order, each in its own process as an attendee would run it (a rehearsal for
+ * the facilitator, and CI's `--no-pause` run); prints each lab's wall time and verdict at the end.
+ */
+function runAll(lang: Lang, pause: boolean): number {
+  const rows: Array<{ lab: string; seconds: string; result: string }> = [];
+  for (const lab of LAB_NAMES) {
+    const t0 = performance.now();
+    const args = [process.argv[1]!, lab, '--lang', lang, ...(pause ? [] : ['--no-pause'])];
+    const child = spawnSync(process.execPath, args, { stdio: 'inherit' });
+    const ok = child.status === 0;
+    rows.push({
+      lab,
+      seconds: ((performance.now() - t0) / 1000).toFixed(0),
+      result: ok ? '✔' : `✘ (exit ${child.status ?? child.signal})`,
+    });
+    if (child.signal === 'SIGINT') break;
+  }
+  console.log('');
+  console.log(renderTable(rows));
+  return rows.every((r) => r.result === '✔') && rows.length === LAB_NAMES.length ? 0 : 1;
 }
 
 async function main(): Promise<number> {
@@ -54,6 +82,7 @@ async function main(): Promise<number> {
     if (cmd.check && stale.length) console.log('run `npm run lab -- docs` to write them');
     return cmd.check && stale.length ? 1 : 0;
   }
+  if (cmd.lab === 'all') return runAll(cmd.lang, cmd.pause);
   // Only a run needs the steps in code (and with them the cluster client).
   const { DEFINITIONS } = await import('../labs/index.ts');
   const def = DEFINITIONS[cmd.lab as keyof typeof DEFINITIONS];

@@ -6,20 +6,11 @@ import { step, type LabContext, type LabDefinition } from '../../lib/lab/model.t
 import { until } from '../../lib/waits.ts';
 import { waiting } from '../../scenarios/support/context.ts';
 import { resolveUntil, sql, startClient } from '../../scenarios/support/mysql.ts';
-import { deploySeed, MYSQL_START_BOUND, podRow, pvc, readyPod } from '../support.ts';
+import { deploySeed, holds, MYSQL_START_BOUND, podRow, pvc, readyPod } from '../support.ts';
 
 const POD = 'mysql-0';
 const ROW = 'written before the loss';
 const WORKERS = ['statefulset-lab-worker', 'statefulset-lab-worker2'];
-
-function holds(fn: () => void): boolean {
-  try {
-    fn();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export const podLoss: LabDefinition = {
   name: 'pod-loss',

@@ -60,10 +60,10 @@ export function parseLabArgs(
   const [word] = words;
   if (word === undefined || word === 'list') return { command: 'list', lang };
   if (word === 'docs') return { command: 'docs', lang, check };
-  if (!labs.includes(word)) {
+  if (word !== 'all' && !labs.includes(word)) {
     const near = labs.filter((l) => distance(l, word) <= 2 || l.startsWith(word) || word.startsWith(l));
     throw new UsageError(
-      `no lab named "${word}"${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}. Labs: ${labs.join(', ')}. \`npm run lab\` lists them.`,
+      `no lab named "${word}"${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}. Labs: ${labs.join(', ')} (or all). \`npm run lab\` lists them.`,
     );
   }
   return { command: 'run', lang, lab: word, pause };

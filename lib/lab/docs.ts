@@ -43,3 +43,26 @@ export function renderLabPage(text: LabText, ui: UiText): string {
     ...LANGS.flatMap((l) => section(text, ui, l)),
   ].join('\n');
 }
+
+/** docs/labs/README.md: the labs in workshop order with a line each, and where the facilitator reads. */
+export function renderLabIndex(texts: LabText[]): string {
+  const out = [
+    '# Workshop labs / 워크숍 실습',
+    '',
+    '<!-- Generated from labs/catalog.ts and each labs/<lab>/text.yaml by `npm run lab -- docs`. -->',
+    '',
+    'Run one with `npm run lab -- <lab>` (Korean: `--lang ko`, or a `ko_*` locale). The lab pauses',
+    'before every step; `--no-pause` runs straight through. Facilitators: [facilitator.md](facilitator.md).',
+    '',
+    '`npm run lab -- <실습>`으로 실행합니다 (한국어: `--lang ko` 또는 `ko_*` 로케일). 단계마다 멈추며,',
+    '`--no-pause`를 주면 끝까지 실행합니다. 진행자용 안내: [facilitator.md](facilitator.md).',
+    '',
+    '| lab | seed | time | English | 한국어 |',
+    '|---|---|---|---|---|',
+    ...texts.map(
+      (t) => `| [${t.name}](${t.name}.md) | ${t.seed} | ~${t.minutes} min | ${t.title.en} | ${t.title.ko} |`,
+    ),
+    '',
+  ];
+  return out.join('\n');
+}

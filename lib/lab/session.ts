@@ -18,7 +18,7 @@ const NAMESPACES: ResourceSpec = {
   path: '/api/v1/namespaces',
 };
 /** Deleting a lab namespace: MySQL's graceful stop (≤ 30 s) and the volumes' clean-up, with room. */
-const NAMESPACE_GONE_BOUND = 180;
+export const NAMESPACE_GONE_BOUND = 180;
 
 export interface SessionNotes {
   repaired: string[];
