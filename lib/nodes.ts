@@ -7,7 +7,7 @@ import { $ } from 'zx';
 import { CLUSTER_NAME, KIND_CLUSTER_LABEL, LAB_BIN, LAB_NETWORK } from './paths.ts';
 import { restartFlanneld } from './pod-network.ts';
 
-/** A restarted flanneld re-adds its routes in about a second (measured); 60 s only ends a hopeless wait. */
+/** A new flannel pod has the routes back within seconds (5-12 s measured, with the Node Ready); 60 s only ends a hopeless wait. */
 const FLANNEL_ROUTES_BOUND = 60;
 
 export interface NodeState {

@@ -3,6 +3,9 @@
 // so until the node reboots, its pods get addresses from the old range that no other node routes to.
 import type { V1Node } from '@kubernetes/client-node';
 import { $ } from 'zx';
+import { CLUSTER_NAME } from './paths.ts';
+
+const CONTROL_PLANE = `${CLUSTER_NAME}-control-plane`;
 
 export const FLANNEL_PUBLIC_IP = 'flannel.alpha.coreos.com/public-ip';
 
@@ -66,23 +69,23 @@ export async function peerPodRoutes(container: string): Promise<string[]> {
 
 /**
  * After a node is re-attached to its network, Docker names the new interface eth1: the routes to
- * the other nodes' pods went with eth0, and a running flanneld does not put them back (it holds the
- * old link). A fresh flanneld does; kubelet restarts the container we stop. Routes send no events,
- * so this one wait re-reads them (every 0.5 s) until every peer is routed or `seconds` pass.
+ * the other nodes' pods went with eth0, and flanneld does not put them back (it holds the old link;
+ * cut off from the API it may also be crash-looping, with kubelet's back-off growing). A new
+ * flannel pod does, at once: it is deleted through the control plane's own kubectl (kind names a
+ * Node after its container) and the DaemonSet makes another. Routes send no events, so this one
+ * wait re-reads them (every 0.5 s) until every peer is routed or `seconds` pass.
  */
 export async function restartFlanneld(container: string, peers: number, seconds: number): Promise<void> {
-  const ids = (await $`docker exec ${container} crictl ps -q --name ^flanneld$`.nothrow().quiet()).stdout
-    .split('\n')
-    .filter(Boolean);
-  if (!ids.length) return; // another CNI (kindnetd with stock images) reconciles its routes itself
-  await $`docker exec ${container} crictl stop ${ids}`.quiet();
+  const flannel = await $`docker exec ${container} crictl ps -a -q --name ^flanneld$`.nothrow().quiet();
+  if (!flannel.stdout.trim()) return; // another CNI (kindnetd with stock images) reconciles its routes itself
+  await $`docker exec ${CONTROL_PLANE} kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-flannel delete pod --wait=false -l app=flannel --field-selector ${`spec.nodeName=${container}`}`.quiet();
   const deadline = performance.now() + seconds * 1000;
   for (;;) {
     const routes = await peerPodRoutes(container);
     if (routes.length >= peers) return;
     if (performance.now() > deadline) {
       throw new Error(
-        `${container}: flanneld restarted but only ${routes.length} of ${peers} routes to other nodes' pods came back within ${seconds}s (${routes.join('; ') || 'none'}); its pods cannot reach pods elsewhere`,
+        `${container}: a new flannel pod was started but only ${routes.length} of ${peers} routes to other nodes' pods came back within ${seconds}s (${routes.join('; ') || 'none'}); its pods cannot reach pods elsewhere`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
