@@ -1,6 +1,5 @@
 // What several labs share: deploying the seed, waiting for pods through the recorder, and the
 // compact rows a lab prints (name, UID prefix, IP, node, PVC, PV).
-import { spawn } from 'node:child_process';
 import type {
   KubernetesObject,
   V1Node,
@@ -8,15 +7,15 @@ import type {
   V1PersistentVolumeClaim,
   V1Pod,
 } from '@kubernetes/client-node';
-import { $ } from 'zx';
 import { isPodReady, nodeReadyStatus, pvcName } from '../lib/k8s-facts.ts';
 import type { LabContext } from '../lib/lab/model.ts';
 import type { Row } from '../lib/lab/table.ts';
-import { KUBECONFIG_PATH, KUBE_CONTEXT } from '../lib/paths.ts';
 import { until } from '../lib/waits.ts';
 import { createAll, waiting } from '../scenarios/support/context.ts';
 import { MYSQL_START_BOUND, sql, startClient } from '../scenarios/support/mysql.ts';
 import {
+  logLine,
+  mysqldOn,
   OTHER,
   proveNoReplacement,
   seedOnVictim,
@@ -123,7 +122,7 @@ export const seconds = (fromMs: number, toMs = Date.now()) => ((toMs - fromMs) /
 // replacement may run elsewhere, take the node away and prove what the scenarios prove, with
 // proveNoReplacement itself; the lab only turns what it saw into tables in the lab's language.
 
-export { OTHER, TOLERATION, VICTIM };
+export { logLine, mysqldOn, OTHER, TOLERATION, VICTIM };
 export const LOSS_POD = 'mysql-0';
 export const LOSS_CLAIM = `pvc-${LOSS_POD}`;
 export const LOSS_ROW = 'written before the node was lost';
@@ -186,6 +185,27 @@ export async function deployOnVictim(ctx: LabContext): Promise<{ pod: V1Pod; rea
   );
   return { pod: p, read: await readRow(ctx) };
 }
+
+/** The first step of node-stop and partition: mysql-0 on the victim, on a volume free to move. */
+export async function deployedOnVictim(ctx: LabContext) {
+  const { pod: p, read } = await deployOnVictim(ctx);
+  const vol = volumeRow(ctx, LOSS_CLAIM);
+  return {
+    tables: [
+      { title: 'pods', rows: [podRow(ctx, p, { row: read })] },
+      { title: 'volume', rows: [vol] },
+    ],
+    pod: p,
+    node: p.spec?.nodeName,
+    read,
+    pinned: vol['node affinity'] !== 'none',
+    vars: { node: p.spec?.nodeName ?? '-', pvc: LOSS_CLAIM, row: read },
+  };
+}
+
+export const onVictimHeld = ({ node, read, pinned }: { node?: string; read: string; pinned: boolean }) => ({
+  held: node === VICTIM && read === LOSS_ROW && !pinned,
+});
 
 /** The claim, its class and access mode, its PV and whether that PV is pinned to a node. */
 export function volumeRow(ctx: LabContext, claim: string): Row {
@@ -324,45 +344,4 @@ export function lossObservation(ctx: LabContext, loss: VictimLoss, action: strin
       uids: uids.length,
     },
   };
-}
-
-/** mariadbd processes running inside a kind node (a node's container sees its pods' processes). */
-export async function mysqldOn(node: string): Promise<string[]> {
-  const r = await $`docker exec ${node} pgrep -a mariadbd`.nothrow().quiet();
-  return r.stdout.split('\n').filter(Boolean);
-}
-
-/** Follows a pod's log until a line matches (`kubectl logs -f`: no polling), or gives up after `seconds`. */
-export function logLine(
-  ctx: LabContext,
-  podName: string,
-  pattern: RegExp,
-  timeoutSeconds: number,
-): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const follow = spawn('kubectl', [
-      '--kubeconfig',
-      KUBECONFIG_PATH,
-      '--context',
-      KUBE_CONTEXT,
-      'logs',
-      '-f',
-      '-n',
-      ctx.ns,
-      podName,
-    ]);
-    let buffered = '';
-    const done = (line: string | undefined) => {
-      clearTimeout(timer);
-      follow.kill();
-      resolve(line);
-    };
-    const timer = setTimeout(() => done(undefined), timeoutSeconds * 1000);
-    follow.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const hit = buffered.split('\n').find((l) => pattern.test(l));
-      if (hit) done(hit);
-    });
-    follow.on('exit', () => done(buffered.split('\n').find((l) => pattern.test(l))));
-  });
 }

@@ -8,7 +8,14 @@ import { evidence, note, phase } from '../lib/console.ts';
 import { EvidenceError } from '../lib/evidence.ts';
 import { isPodReady } from '../lib/k8s-facts.ts';
 import { until } from '../lib/waits.ts';
-import { createAll, kubectl, useScenario, waiting, type ScenarioContext } from './support/context.ts';
+import {
+  endpointRows as rowsOf,
+  readyEndpointIps as readyIps,
+  restoreMysqlClient,
+  slowMysqlClient,
+  SLOW_SECONDS,
+} from './support/endpoints.ts';
+import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
 import { MYSQL_START_BOUND, resolve, resolveUntil, startClient } from './support/mysql.ts';
 import { renderSeed } from './support/seed.ts';
 
@@ -20,45 +27,13 @@ const WORKERS = ['statefulset-lab-worker', 'statefulset-lab-worker2'];
 const N = 30;
 /** The pod taken out of rotation. */
 const SLOW = 'mysql-2';
-/**
- * The readiness probe times out after 5 s, the liveness probe (same command) after 10 s: a client
- * that takes 7 s fails the first and passes the second, so the pod leaves the Service but is not
- * restarted. Refusing root's login instead (ALTER USER) would fail liveness too, and the kubelet
- * would restart the container after 3 × 10 s: the pod must stay alive for this case.
- */
-const SLOW_SECONDS = 7;
 
 function pod(ctx: ScenarioContext, name: string): V1Pod | undefined {
   return ctx.rec.get<V1Pod>('pods', name, ctx.ns);
 }
 
-function slices(ctx: ScenarioContext): V1EndpointSlice[] {
-  return ctx.rec
-    .objects<V1EndpointSlice>('endpointslices')
-    .filter((s) => s.metadata?.labels?.['kubernetes.io/service-name'] === SERVICE);
-}
-
-/** The addresses the EndpointSlices mark ready: what CoreDNS serves for a headless Service. */
-function readyEndpointIps(ctx: ScenarioContext): string[] {
-  return slices(ctx)
-    .flatMap((s) => s.endpoints ?? [])
-    .filter((e) => e.conditions?.ready)
-    .flatMap((e) => e.addresses)
-    .sort();
-}
-
-function endpointRows(ctx: ScenarioContext) {
-  return slices(ctx).flatMap((s) =>
-    (s.endpoints ?? []).map((e) => ({
-      slice: s.metadata!.name,
-      pod: e.targetRef?.name,
-      hostname: e.hostname,
-      ip: e.addresses.join(','),
-      ready: e.conditions?.ready,
-      serving: e.conditions?.serving,
-    })),
-  );
-}
+const readyEndpointIps = (ctx: ScenarioContext) => readyIps(ctx, SERVICE);
+const endpointRows = (ctx: ScenarioContext) => rowsOf(ctx, SERVICE);
 
 const sameSet = (a: string[], b: string[]) => [...a].sort().join(',') === [...b].sort().join(',');
 
@@ -197,16 +172,12 @@ describe('headless-dns: the service name resolves to the ready pods', function (
     const restarts = () => pod(ctx, SLOW)?.status?.containerStatuses?.[0]?.restartCount ?? -1;
     const restartsBefore = restarts();
     const others = PODS.filter((n) => n !== SLOW).map((n) => ips[n]!);
-    const exec = (script: string) =>
-      kubectl(['exec', '-n', ctx.ns, SLOW, '-c', 'mysql', '--', 'sh', '-c', script]);
 
     phase(
       `make ${SLOW}'s mysql client take ${SLOW_SECONDS}s: readiness (timeout 5s) fails, liveness (timeout 10s) passes`,
     );
     const slowedAt = Date.now();
-    await exec(
-      `p=$(command -v mysql) && mv "$p" "$p.lab-real" && printf '#!/bin/sh\\nsleep ${SLOW_SECONDS}\\nexec %s.lab-real "$@"\\n' "$p" > "$p" && chmod +x "$p"`,
-    );
+    await slowMysqlClient(ctx, SLOW);
     try {
       // 3 failed probes × (period 2 s + timeout 5 s), then the EndpointSlice follows within seconds.
       await waiting(
@@ -257,7 +228,7 @@ describe('headless-dns: the service name resolves to the ready pods', function (
       expect(now.metadata!.uid, `${SLOW} is the same pod`).to.equal(uid);
     } finally {
       phase(`restore ${SLOW}'s mysql client`);
-      await exec('p=$(command -v mysql) && mv "$p.lab-real" "$p"');
+      await restoreMysqlClient(ctx, SLOW);
     }
     await waiting(
       ctx,

@@ -5,62 +5,19 @@
 // for NFS); only MySQL's own file lock does. Reconnecting the node ends the old pod.
 import { expect } from 'chai';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { spawn } from 'node:child_process';
-import { $ } from 'zx';
-import { KUBECONFIG_PATH, KUBE_CONTEXT, LAB_NETWORK } from '../lib/paths.ts';
+import { LAB_NETWORK } from '../lib/paths.ts';
 import { evidence, note, phase } from '../lib/console.ts';
 import { identityOf } from '../lib/evidence.ts';
 import { isPodReady, nodeReadyStatus } from '../lib/k8s-facts.ts';
 import { until } from '../lib/waits.ts';
 import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
 import { MYSQL_START_BOUND, sql, startClient } from './support/mysql.ts';
-import { OTHER, proveNoReplacement, seedOnVictim, VICTIM } from './support/node-loss.ts';
+import { logLine, mysqldOn, OTHER, proveNoReplacement, seedOnVictim, VICTIM } from './support/node-loss.ts';
 
 const POD = 'mysql-0';
 
 const pod = (ctx: ScenarioContext) => ctx.rec.get<V1Pod>('pods', POD, ctx.ns);
 const victim = (ctx: ScenarioContext) => ctx.rec.get<V1Node>('nodes', VICTIM);
-
-/** Follows a pod's log until a line matches (`kubectl logs -f`: no polling), or gives up after `seconds`. */
-function logLine(
-  ctx: ScenarioContext,
-  podName: string,
-  pattern: RegExp,
-  seconds: number,
-): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const follow = spawn('kubectl', [
-      '--kubeconfig',
-      KUBECONFIG_PATH,
-      '--context',
-      KUBE_CONTEXT,
-      'logs',
-      '-f',
-      '-n',
-      ctx.ns,
-      podName,
-    ]);
-    let buffered = '';
-    const done = (line: string | undefined) => {
-      clearTimeout(timer);
-      follow.kill();
-      resolve(line);
-    };
-    const timer = setTimeout(() => done(undefined), seconds * 1000);
-    follow.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const hit = buffered.split('\n').find((l) => pattern.test(l));
-      if (hit) done(hit);
-    });
-    follow.on('exit', () => done(buffered.split('\n').find((l) => pattern.test(l))));
-  });
-}
-
-/** mysqld processes running inside a node container (kind nodes see their pods' processes). */
-async function mysqldOn(node: string): Promise<string[]> {
-  const r = await $`docker exec ${node} pgrep -a mariadbd`.nothrow().quiet();
-  return r.stdout.split('\n').filter(Boolean);
-}
 
 describe('partition: the cut-off pod keeps running; a forced replacement would share its volume', function () {
   const scenario = useScenario('partition');

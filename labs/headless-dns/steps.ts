@@ -5,7 +5,14 @@ import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import { isPodReady } from '../../lib/k8s-facts.ts';
 import { step, type LabContext, type LabDefinition } from '../../lib/lab/model.ts';
 import { until } from '../../lib/waits.ts';
-import { kubectl, waiting } from '../../scenarios/support/context.ts';
+import {
+  endpointRows as rowsOf,
+  readyEndpointIps as readyIps,
+  restoreMysqlClient,
+  serviceSlices,
+  slowMysqlClient,
+} from '../../scenarios/support/endpoints.ts';
+import { waiting } from '../../scenarios/support/context.ts';
 import { resolve, resolveUntil, startClient, type DnsAnswer } from '../../scenarios/support/mysql.ts';
 import { allReady, deploySeed, MYSQL_START_BOUND, pod, seconds, short } from '../support.ts';
 
@@ -17,43 +24,12 @@ const WORKERS = ['statefulset-lab-worker', 'statefulset-lab-worker2'];
 const QUERIES = 30;
 /** The pod taken out of rotation. */
 const SLOW = 'mysql-2';
-/**
- * As in the scenario: the readiness probe times out after 5 s, the liveness probe (same command)
- * after 10 s, so a mysql client that takes 7 s fails readiness and passes liveness: the pod leaves
- * the Service but is not restarted.
- */
-const SLOW_SECONDS = 7;
 /** failureThreshold 3 × (period 2 s + timeout 5 s) = 21 s, then the endpoint controller follows. */
 const NOT_READY_BOUND = 60;
 
-function slices(ctx: LabContext): V1EndpointSlice[] {
-  return ctx.rec
-    .objects<V1EndpointSlice>('endpointslices')
-    .filter((s) => s.metadata?.labels?.['kubernetes.io/service-name'] === SERVICE);
-}
-
-/** The addresses the EndpointSlices mark ready: what CoreDNS serves for a headless Service. */
-function readyEndpointIps(ctx: LabContext): string[] {
-  return slices(ctx)
-    .flatMap((s) => s.endpoints ?? [])
-    .filter((e) => e.conditions?.ready)
-    .flatMap((e) => e.addresses)
-    .sort();
-}
-
-function endpointRows(ctx: LabContext) {
-  return slices(ctx)
-    .flatMap((s) =>
-      (s.endpoints ?? []).map((e) => ({
-        pod: e.targetRef?.name,
-        ip: e.addresses.join(','),
-        hostname: e.hostname,
-        ready: e.conditions?.ready,
-        serving: e.conditions?.serving,
-      })),
-    )
-    .sort((a, b) => (a.pod ?? '').localeCompare(b.pod ?? ''));
-}
+const readyEndpointIps = (ctx: LabContext) => readyIps(ctx, SERVICE);
+// The lab's table is narrower than the scenario's: no slice name.
+const endpointRows = (ctx: LabContext) => rowsOf(ctx, SERVICE).map(({ slice: _slice, ...row }) => row);
 
 /** Exactly these IPs: no more, no fewer, no duplicates, in any order. */
 const exactly = (answer: string[], expected: string[]) =>
@@ -87,8 +63,6 @@ export const headlessDns: LabDefinition = {
     let ips: Record<string, string> = {};
     let slowUid = '';
     let slowRestarts = -1;
-    const exec = (ctx: LabContext, script: string) =>
-      kubectl(['exec', '-n', ctx.ns, SLOW, '-c', 'mysql', '--', 'sh', '-c', script]);
     return [
       step({
         id: 'service',
@@ -211,12 +185,9 @@ export const headlessDns: LabDefinition = {
           slowRestarts = restarts(before);
           const others = PODS.filter((n) => n !== SLOW).map((n) => ips[n]!);
           const slowedAt = Date.now();
-          // Wraps the mysql client inside mysql-2 so each call sleeps first; step 5 puts it back
-          // (and deleting the namespace at the end removes the pod anyway).
-          await exec(
-            ctx,
-            `p=$(command -v mysql) && mv "$p" "$p.lab-real" && printf '#!/bin/sh\\nsleep ${SLOW_SECONDS}\\nexec %s.lab-real "$@"\\n' "$p" > "$p" && chmod +x "$p"`,
-          );
+          // Each mysql call in mysql-2 now sleeps first; step 5 puts the client back (and deleting
+          // the namespace at the end removes the pod anyway).
+          await slowMysqlClient(ctx, SLOW);
           await waiting(
             ctx,
             until(
@@ -244,7 +215,7 @@ export const headlessDns: LabDefinition = {
                 ),
             )?.at;
           const now = pod(ctx, SLOW)!;
-          const endpoint = slices(ctx)
+          const endpoint = serviceSlices(ctx, SERVICE)
             .flatMap((s) => s.endpoints ?? [])
             .find((e) => e.targetRef?.name === SLOW);
           const dns = await answerOf(ctx, SERVICE, others);
@@ -303,7 +274,7 @@ export const headlessDns: LabDefinition = {
         id: 'ready-again',
         async action(ctx) {
           const restoredAt = Date.now();
-          await exec(ctx, 'p=$(command -v mysql) && mv "$p.lab-real" "$p"');
+          await restoreMysqlClient(ctx, SLOW);
           await waiting(
             ctx,
             until(ctx.rec, () => isPodReady(pod(ctx, SLOW)) && readyEndpointIps(ctx).length === REPLICAS, {

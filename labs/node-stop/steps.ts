@@ -15,7 +15,8 @@ import { step, type LabContext, type LabDefinition } from '../../lib/lab/model.t
 import { until } from '../../lib/waits.ts';
 import { waiting } from '../../scenarios/support/context.ts';
 import {
-  deployOnVictim,
+  deployedOnVictim,
+  onVictimHeld,
   holds,
   lossObservation,
   LOSS_CLAIM,
@@ -34,7 +35,6 @@ import {
   VICTIM,
   victimBack,
   victimNode,
-  volumeRow,
 } from '../support.ts';
 
 export const nodeStop: LabDefinition = {
@@ -49,22 +49,12 @@ export const nodeStop: LabDefinition = {
       step({
         id: 'deploy',
         async action(ctx) {
-          const { pod: p, read } = await deployOnVictim(ctx);
-          before = p;
+          const o = await deployedOnVictim(ctx);
+          before = o.pod;
           volBefore = volume(ctx);
-          const vol = volumeRow(ctx, LOSS_CLAIM);
-          return {
-            tables: [
-              { title: 'pods', rows: [podRow(ctx, p, { row: read })] },
-              { title: 'volume', rows: [vol] },
-            ],
-            node: p.spec?.nodeName,
-            read,
-            pinned: vol['node affinity'] !== 'none',
-            vars: { node: p.spec?.nodeName ?? '-', pvc: LOSS_CLAIM, row: read },
-          };
+          return o;
         },
-        check: ({ node, read, pinned }) => ({ held: node === VICTIM && read === LOSS_ROW && !pinned }),
+        check: (o) => onVictimHeld(o),
       }),
       step({
         id: 'stop',

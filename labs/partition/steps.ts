@@ -10,7 +10,8 @@ import { LAB_NETWORK } from '../../lib/paths.ts';
 import { until } from '../../lib/waits.ts';
 import { waiting } from '../../scenarios/support/context.ts';
 import {
-  deployOnVictim,
+  deployedOnVictim,
+  onVictimHeld,
   logLine,
   lossObservation,
   LOSS_CLAIM,
@@ -30,7 +31,6 @@ import {
   VICTIM,
   victimBack,
   victimNode,
-  volumeRow,
 } from '../support.ts';
 
 /** MariaDB (InnoDB) on a datadir another server holds: "Unable to lock ./ibdata1 error: 11". */
@@ -55,21 +55,11 @@ export const partition: LabDefinition = {
       step({
         id: 'deploy',
         async action(ctx) {
-          const { pod: p, read } = await deployOnVictim(ctx);
-          before = p;
-          const vol = volumeRow(ctx, LOSS_CLAIM);
-          return {
-            tables: [
-              { title: 'pods', rows: [podRow(ctx, p, { row: read })] },
-              { title: 'volume', rows: [vol] },
-            ],
-            node: p.spec?.nodeName,
-            read,
-            pinned: vol['node affinity'] !== 'none',
-            vars: { node: p.spec?.nodeName ?? '-', pvc: LOSS_CLAIM, row: read },
-          };
+          const o = await deployedOnVictim(ctx);
+          before = o.pod;
+          return o;
         },
-        check: ({ node, read, pinned }) => ({ held: node === VICTIM && read === LOSS_ROW && !pinned }),
+        check: (o) => onVictimHeld(o),
       }),
       step({
         id: 'cut',

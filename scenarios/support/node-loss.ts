@@ -1,7 +1,10 @@
 // What node-stop and partition both prove after a node goes silent: the Node turns Ready=Unknown
 // and is tainted unreachable, the pod is evicted (deletionTimestamp, still "Running" in the API),
 // and no pod with that name and a new UID appears. Bounds come from the live settings.
+import { spawn } from 'node:child_process';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { $ } from 'zx';
+import { KUBECONFIG_PATH, KUBE_CONTEXT } from '../../lib/paths.ts';
 import { note } from '../../lib/console.ts';
 import { noReplacementDuring } from '../../lib/evidence.ts';
 import { nodeReadyStatus } from '../../lib/k8s-facts.ts';
@@ -93,4 +96,45 @@ export async function proveNoReplacement(
   const window = { from: lostAt, to: Date.now() };
   noReplacementDuring(ctx.rec.events, podName, uid, window);
   return { unknownAt, evictedAt, window };
+}
+
+/** mariadbd processes running inside a kind node (a node's container sees its pods' processes). */
+export async function mysqldOn(node: string): Promise<string[]> {
+  const r = await $`docker exec ${node} pgrep -a mariadbd`.nothrow().quiet();
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+/** Follows a pod's log until a line matches (`kubectl logs -f`: no polling), or gives up after `seconds`. */
+export function logLine(
+  ctx: ScenarioContext,
+  podName: string,
+  pattern: RegExp,
+  timeoutSeconds: number,
+): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const follow = spawn('kubectl', [
+      '--kubeconfig',
+      KUBECONFIG_PATH,
+      '--context',
+      KUBE_CONTEXT,
+      'logs',
+      '-f',
+      '-n',
+      ctx.ns,
+      podName,
+    ]);
+    let buffered = '';
+    const done = (line: string | undefined) => {
+      clearTimeout(timer);
+      follow.kill();
+      resolve(line);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutSeconds * 1000);
+    follow.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const hit = buffered.split('\n').find((l) => pattern.test(l));
+      if (hit) done(hit);
+    });
+    follow.on('exit', () => done(buffered.split('\n').find((l) => pattern.test(l))));
+  });
 }
