@@ -139,9 +139,17 @@ export function deletions(events: RecordedEvent[], since = 0): PodMoment[] {
   return events.filter((e) => e.resource === 'pods' && e.type === 'DELETED' && e.at >= since).map(moment);
 }
 
-/** The first moment each pod (name + uid) was seen Ready, in the order seen. */
-export function readyTransitions(events: RecordedEvent[], since = 0): PodMoment[] {
-  const seen = new Set<string>();
+/**
+ * The first moment each pod (name + uid) was seen Ready, in the order seen. `except` holds UIDs not
+ * to count, e.g. the pods of a rollout's start: an old pod is still Ready in the event that marks it
+ * for deletion and would otherwise pass for its own replacement.
+ */
+export function readyTransitions(
+  events: RecordedEvent[],
+  since = 0,
+  except: ReadonlySet<string> = new Set(),
+): PodMoment[] {
+  const seen = new Set<string>(except);
   const out: PodMoment[] = [];
   for (const e of events) {
     if (e.resource !== 'pods' || e.type === 'DELETED' || e.at < since) continue;

@@ -18,13 +18,10 @@ import { isPodReady } from '../lib/k8s-facts.ts';
 import { until } from '../lib/waits.ts';
 import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
 import { MYSQL_START_BOUND } from './support/mysql.ts';
+import { scale, setPartition, startRollout } from './support/scale.ts';
 import { renderSeed } from './support/seed.ts';
 
 const rel = (t: number, t0: number) => `+${((t - t0) / 1000).toFixed(1)}s`;
-
-async function patchSts(ctx: ScenarioContext, body: object[]): Promise<void> {
-  await ctx.kube.apps.patchNamespacedStatefulSet({ namespace: ctx.ns, name: 'mysql', body });
-}
 
 function readyPods(ctx: ScenarioContext): V1Pod[] {
   return ctx.rec
@@ -73,7 +70,7 @@ describe('ordinals: creation, scale-down and rolling updates follow the ordinal'
     const ctx = scenario();
     const t0 = Date.now();
     phase('scale to 3  ≙ kubectl scale sts mysql --replicas=3');
-    await patchSts(ctx, [{ op: 'replace', path: '/spec/replicas', value: 3 }]);
+    await scale(ctx, 'mysql', 3);
     await allReady(
       ctx,
       3,
@@ -108,29 +105,16 @@ describe('ordinals: creation, scale-down and rolling updates follow the ordinal'
     // Only replacements count: an old pod is still Ready in the MODIFIED event that marks it for
     // deletion, and would otherwise pass for its own successor.
     const uidsNow = () => new Set(ctx.rec.objects<V1Pod>('pods').map((p) => p.metadata!.uid!));
-    const newlyReady = (since: number, old: Set<string>) =>
-      readyTransitions(ctx.rec.events, since).filter((m) => !old.has(m.uid));
     const old0 = uidsNow();
     const t0 = Date.now();
     phase('change the pod template with partition=1  ≙ kubectl patch sts mysql (rollingUpdate.partition: 1)');
-    await patchSts(ctx, [
-      {
-        op: 'replace',
-        path: '/spec/updateStrategy',
-        value: { type: 'RollingUpdate', rollingUpdate: { partition: 1 } },
-      },
-      {
-        op: 'add',
-        path: '/spec/template/metadata/annotations',
-        value: { 'statefulset-lab/rollout': 'step-1' },
-      },
-    ]);
+    await startRollout(ctx, 'mysql', 1);
     await waiting(
       ctx,
       until(
         ctx.rec,
         () => {
-          const fresh = newlyReady(t0, old0).map((m) => m.name);
+          const fresh = readyTransitions(ctx.rec.events, t0, old0).map((m) => m.name);
           return fresh.includes('mysql-2') && fresh.includes('mysql-1') && readyPods(ctx).length === 3
             ? fresh
             : undefined;
@@ -157,7 +141,7 @@ describe('ordinals: creation, scale-down and rolling updates follow the ordinal'
     expect(rev('mysql-0'), 'mysql-0 is below the partition and keeps the old revision').to.equal(oldRevision);
     expect(rev('mysql-1')).to.not.equal(oldRevision);
     expect(rev('mysql-1')).to.equal(rev('mysql-2'));
-    const ready1 = newlyReady(t0, old0).find((m) => m.name === 'mysql-2');
+    const ready1 = readyTransitions(ctx.rec.events, t0, old0).find((m) => m.name === 'mysql-2');
     eachAfter([
       { label: 'mysql-1 deleted for update', start: first[1]!.at, previousDone: ready1?.at ?? Infinity },
     ]);
@@ -165,12 +149,14 @@ describe('ordinals: creation, scale-down and rolling updates follow the ordinal'
     const old1 = uidsNow();
     const t1 = Date.now();
     phase('partition=0: the rest of the update  ≙ kubectl patch sts mysql (rollingUpdate.partition: 0)');
-    await patchSts(ctx, [{ op: 'replace', path: '/spec/updateStrategy/rollingUpdate/partition', value: 0 }]);
+    await setPartition(ctx, 'mysql', 0);
     await waiting(
       ctx,
       until(
         ctx.rec,
-        () => newlyReady(t1, old1).some((m) => m.name === 'mysql-0') && readyPods(ctx).length === 3,
+        () =>
+          readyTransitions(ctx.rec.events, t1, old1).some((m) => m.name === 'mysql-0') &&
+          readyPods(ctx).length === 3,
         { timeout: MYSQL_START_BOUND, why: `mysql-0 updated and Ready (bound ${MYSQL_START_BOUND}s)` },
       ),
     );
@@ -182,7 +168,7 @@ describe('ordinals: creation, scale-down and rolling updates follow the ordinal'
     const ctx = scenario();
     const t0 = Date.now();
     phase('scale to 1  ≙ kubectl scale sts mysql --replicas=1');
-    await patchSts(ctx, [{ op: 'replace', path: '/spec/replicas', value: 1 }]);
+    await scale(ctx, 'mysql', 1);
     await waiting(
       ctx,
       until(ctx.rec, () => (podsNamed(ctx).join(',') === 'mysql-0' ? true : undefined), {
@@ -224,7 +210,7 @@ describe('ordinals contrast: podManagementPolicy Parallel creates all at once', 
     await createAll(ctx, [seed.secret, seed.service, seed.statefulSet]);
     const t0 = Date.now();
     phase('scale to 3 (Parallel)');
-    await patchSts(ctx, [{ op: 'replace', path: '/spec/replicas', value: 3 }]);
+    await scale(ctx, 'mysql', 3);
     await allReady(
       ctx,
       3,

@@ -16,7 +16,7 @@ import { step, type LabContext, type LabDefinition } from '../../lib/lab/model.t
 import type { RecordedEvent } from '../../lib/recorder.ts';
 import { holds, until } from '../../lib/waits.ts';
 import { createAll, waiting } from '../../scenarios/support/context.ts';
-import { scale, scaleDown } from '../../scenarios/support/scale.ts';
+import { scale, scaleDown, setPartition, startRollout } from '../../scenarios/support/scale.ts';
 import { renderSeed } from '../../scenarios/support/seed.ts';
 import { deploySeed, judge, MYSQL_START_BOUND, short } from '../support.ts';
 
@@ -31,11 +31,6 @@ const PARTITION_WINDOW = 5;
 
 const ofSet = (sts: string) => new RegExp(`^${sts}-\\d+$`);
 const isOf = (sts: string, name: string | undefined) => !!name && ofSet(sts).test(name);
-
-/** Patches the seed's StatefulSet (≙ kubectl patch sts mysql). */
-async function patchSts(ctx: LabContext, body: object[]): Promise<void> {
-  await ctx.kube.apps.patchNamespacedStatefulSet({ namespace: ctx.ns, name: STS, body });
-}
 
 function pods(ctx: LabContext, sts = STS): V1Pod[] {
   return ctx.rec
@@ -168,20 +163,9 @@ export const ordinals: LabDefinition = {
           const before = new Set(pods(ctx).map((p) => p.metadata!.uid!));
           const keptUid = pods(ctx).find((p) => p.metadata?.name === 'mysql-0')!.metadata!.uid!;
           const fresh = (since: number) =>
-            readyTransitions(ctx.rec.events, since).filter((m) => isOf(STS, m.name) && !before.has(m.uid));
+            readyTransitions(ctx.rec.events, since, before).filter((m) => isOf(STS, m.name));
           const t0 = Date.now();
-          await patchSts(ctx, [
-            {
-              op: 'replace',
-              path: '/spec/updateStrategy',
-              value: { type: 'RollingUpdate', rollingUpdate: { partition: 1 } },
-            },
-            {
-              op: 'add',
-              path: '/spec/template/metadata/annotations',
-              value: { 'statefulset-lab/rollout': 'step-1' },
-            },
-          ]);
+          await startRollout(ctx, STS, 1);
           await waiting(
             ctx,
             until(
@@ -264,24 +248,19 @@ export const ordinals: LabDefinition = {
         async action(ctx) {
           const before = new Set(pods(ctx).map((p) => p.metadata!.uid!));
           const t0 = Date.now();
-          await patchSts(ctx, [
-            { op: 'replace', path: '/spec/updateStrategy/rollingUpdate/partition', value: 0 },
-          ]);
+          await setPartition(ctx, STS, 0);
           await waiting(
             ctx,
             until(
               ctx.rec,
               () =>
-                readyTransitions(ctx.rec.events, t0).some(
-                  (m) => m.name === 'mysql-0' && !before.has(m.uid),
-                ) && readyPods(ctx).length === 3,
+                readyTransitions(ctx.rec.events, t0, before).some((m) => m.name === 'mysql-0') &&
+                readyPods(ctx).length === 3,
               { timeout: MYSQL_START_BOUND, why: `mysql-0 updated and Ready (bound ${MYSQL_START_BOUND} s)` },
             ),
           );
           const removed = terminations(ctx.rec.events, t0).filter((m) => isOf(STS, m.name));
-          const ready = readyTransitions(ctx.rec.events, t0).filter(
-            (m) => isOf(STS, m.name) && !before.has(m.uid),
-          );
+          const ready = readyTransitions(ctx.rec.events, t0, before).filter((m) => isOf(STS, m.name));
           const revisions = pods(ctx).map(revisionOf);
           return {
             tables: [

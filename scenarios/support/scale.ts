@@ -89,3 +89,35 @@ export async function scaleDown(
   );
   return { at, condemned };
 }
+
+/**
+ * Starts a rolling update held at `partition` (only ordinals ≥ partition are updated): a changed
+ * pod-template annotation is the smallest change that makes a new revision.
+ */
+export async function startRollout(ctx: ScenarioContext, sts: string, partition: number): Promise<void> {
+  await ctx.kube.apps.patchNamespacedStatefulSet({
+    name: sts,
+    namespace: ctx.ns,
+    body: [
+      {
+        op: 'replace',
+        path: '/spec/updateStrategy',
+        value: { type: 'RollingUpdate', rollingUpdate: { partition } },
+      },
+      {
+        op: 'add',
+        path: '/spec/template/metadata/annotations',
+        value: { 'statefulset-lab/rollout': 'step-1' },
+      },
+    ],
+  });
+}
+
+/** Moves the rollout's partition (≙ kubectl patch sts … rollingUpdate.partition). */
+export async function setPartition(ctx: ScenarioContext, sts: string, partition: number): Promise<void> {
+  await ctx.kube.apps.patchNamespacedStatefulSet({
+    name: sts,
+    namespace: ctx.ns,
+    body: [{ op: 'replace', path: '/spec/updateStrategy/rollingUpdate/partition', value: partition }],
+  });
+}
