@@ -153,9 +153,9 @@ async function createCluster(nodeImage: string): Promise<void> {
 async function firstOffLabNetwork(
   containers: NodeContainer[],
 ): Promise<{ node: string; network: string } | undefined> {
-  for (const c of containers) {
-    const other = (await networksOf(c.name)).find((n) => n !== LAB_NETWORK);
-    if (other) return { node: c.name, network: other };
+  for (const [node, networks] of await networksOf(containers.map((c) => c.name))) {
+    const other = networks.find((n) => n !== LAB_NETWORK);
+    if (other) return { node, network: other };
   }
   return undefined;
 }

@@ -74,9 +74,18 @@ export async function removeLabNetwork(): Promise<void> {
   await $`docker network rm ${LAB_NETWORK}`.nothrow();
 }
 
-/** The networks a container is attached to (also for a stopped one). */
-export async function networksOf(container: string): Promise<string[]> {
+/** The networks each container is attached to (also a stopped one), in one `docker inspect`. */
+export async function networksOf(containers: string[]): Promise<Map<string, string[]>> {
+  if (!containers.length) return new Map();
   const r =
-    await $`docker inspect -f ${'{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}'} ${container}`;
-  return r.stdout.split(/\s+/).filter(Boolean);
+    await $`docker inspect -f ${'{{.Name}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}'} ${containers}`;
+  return new Map(
+    r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [name = '', ...networks] = line.trim().split(/\s+/);
+        return [name.replace(/^\//, ''), networks];
+      }),
+  );
 }
