@@ -133,25 +133,6 @@ export const victimNode = (ctx: LabContext) => ctx.rec.get<V1Node>('nodes', VICT
 export const readRow = (ctx: LabContext) =>
   sql(ctx, `${LOSS_POD}.mysql`, 'SELECT text FROM lab.notes WHERE id = 1');
 
-/** lib/console.ts's lines ("    +  12.3s   …"): a scenario's notes, in English. */
-const SCENARIO_LINE = /^ {4}\+ *\d+\.\ds /;
-
-/**
- * Runs scenario support code without its console notes: the lab prints the same facts as its own
- * tables, in the lab's language. Every other line passes.
- */
-export async function withoutScenarioNotes<T>(work: () => Promise<T>): Promise<T> {
-  const log = console.log;
-  console.log = (...args: unknown[]) => {
-    if (!(typeof args[0] === 'string' && SCENARIO_LINE.test(args[0]))) log(...args);
-  };
-  try {
-    return await work();
-  } finally {
-    console.log = log;
-  }
-}
-
 /**
  * Waits until the victim node is Ready (a previous run's repair may still be booting it), deploys
  * the seed on the shared class preferring it, a client pod on CLIENT_NODE, and writes one row.
@@ -262,7 +243,7 @@ export interface VictimLoss {
  * mysql-0 evicted (Terminating) and no mysql-0 with another UID for a window past the toleration.
  */
 export async function proveVictimLoss(ctx: LabContext, uid: string, lostAt: number): Promise<VictimLoss> {
-  const seen = await withoutScenarioNotes(() => proveNoReplacement(ctx, LOSS_POD, uid, lostAt));
+  const seen = await proveNoReplacement(ctx, LOSS_POD, uid, lostAt, () => {});
   const taintedAt = ctx.rec.events.find(
     (e) => e.resource === 'nodes' && e.name === VICTIM && e.at >= lostAt && unreachable(e.object as V1Node),
   )?.at;

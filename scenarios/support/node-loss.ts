@@ -40,6 +40,8 @@ export async function proveNoReplacement(
   podName: string,
   uid: string,
   lostAt: number,
+  /** Where the eviction line goes: the scenario's console; a lab prints the facts in its own language. */
+  report: (line: string) => void = note,
 ): Promise<NodeLoss> {
   const s = ctx.settings;
   const victim = () => ctx.rec.get<V1Node>('nodes', VICTIM);
@@ -73,7 +75,7 @@ export async function proveNoReplacement(
     }),
   );
   const evictedAt = Date.now();
-  note(
+  report(
     `Ready=Unknown +${((unknownAt - lostAt) / 1000).toFixed(1)}s (live grace ${s.nodeMonitorGracePeriod}s); evicted +${((evictedAt - lostAt) / 1000).toFixed(1)}s; the API still says ${pod()?.status?.phase}, Terminating`,
   );
   // Absence is watched, not slept: the first replacement event ends the window and fails it. The
