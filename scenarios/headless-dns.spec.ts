@@ -4,20 +4,20 @@
 // left out, and comes back when it is ready again.
 import { expect } from 'chai';
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
-import { evidence, note, phase } from '../lib/console.ts';
-import { EvidenceError } from '../lib/evidence.ts';
-import { isPodReady } from '../lib/k8s-facts.ts';
-import { until } from '../lib/waits.ts';
+import { evidence, note, phase } from '../lib/run/console.ts';
+import { EvidenceError } from '../lib/observe/evidence.ts';
+import { isPodReady } from '../lib/observe/k8s-facts.ts';
+import { until } from '../lib/observe/waits.ts';
 import {
   endpointRows as rowsOf,
   readyEndpointIps as readyIps,
   restoreMysqlClient,
   slowMysqlClient,
   SLOW_SECONDS,
-} from './support/endpoints.ts';
-import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
-import { MYSQL_START_BOUND, resolve, resolveUntil, startClient } from './support/mysql.ts';
-import { renderSeed } from './support/seed.ts';
+} from '../behaviours/support/endpoints.ts';
+import { createAll, useScenario, waiting, type ScenarioContext } from '../lib/run/context.ts';
+import { MYSQL_START_BOUND, resolve, resolveUntil, startClient } from '../behaviours/support/mysql.ts';
+import { renderSeed } from '../behaviours/support/seed.ts';
 
 const SERVICE = 'mysql';
 const REPLICAS = 3;

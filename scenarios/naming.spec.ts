@@ -9,13 +9,13 @@ import type {
   V1Pod,
   V1StatefulSet,
 } from '@kubernetes/client-node';
-import { evidence, note, phase } from '../lib/console.ts';
-import { EvidenceError } from '../lib/evidence.ts';
-import { isPodReady, pvcName } from '../lib/k8s-facts.ts';
-import { until } from '../lib/waits.ts';
-import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
-import { MYSQL_START_BOUND } from './support/mysql.ts';
-import { deploymentOf, renderSeed } from './support/seed.ts';
+import { evidence, note, phase } from '../lib/run/console.ts';
+import { EvidenceError } from '../lib/observe/evidence.ts';
+import { isPodReady, pvcName } from '../lib/observe/k8s-facts.ts';
+import { until } from '../lib/observe/waits.ts';
+import { createAll, useScenario, waiting, type ScenarioContext } from '../lib/run/context.ts';
+import { MYSQL_START_BOUND } from '../behaviours/support/mysql.ts';
+import { deploymentOf, renderSeed } from '../behaviours/support/seed.ts';
 
 const STS = 'mysql';
 const DEPLOY = 'mysql-deploy';

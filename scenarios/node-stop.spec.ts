@@ -9,15 +9,21 @@
 // the issue allows) instead of the cluster's default.
 import { expect } from 'chai';
 import type { CoreV1Event, V1Node, V1PersistentVolume, V1Pod } from '@kubernetes/client-node';
-import { evidence, note, phase } from '../lib/console.ts';
-import { identityOf, samePodIdentity, type PodIdentity } from '../lib/evidence.ts';
-import { isPodReady, nodeReadyStatus } from '../lib/k8s-facts.ts';
-import { until } from '../lib/waits.ts';
-import type { Undo } from '../lib/faults.ts';
-import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
-import { MYSQL_START_BOUND } from './support/mysql.ts';
-import { deploymentOf } from './support/seed.ts';
-import { OTHER, proveNoReplacement, seedOnVictim, TOLERATION, VICTIM } from './support/node-loss.ts';
+import { evidence, note, phase } from '../lib/run/console.ts';
+import { identityOf, samePodIdentity, type PodIdentity } from '../lib/observe/evidence.ts';
+import { isPodReady, nodeReadyStatus } from '../lib/observe/k8s-facts.ts';
+import { until } from '../lib/observe/waits.ts';
+import type { Undo } from '../lib/faults/faults.ts';
+import { createAll, useScenario, waiting, type ScenarioContext } from '../lib/run/context.ts';
+import { MYSQL_START_BOUND } from '../behaviours/support/mysql.ts';
+import { deploymentOf } from '../behaviours/support/seed.ts';
+import {
+  OTHER,
+  proveNoReplacement,
+  seedOnVictim,
+  TOLERATION,
+  VICTIM,
+} from '../behaviours/support/node-loss.ts';
 
 const POD = 'mysql-0';
 // Pod GC deletes pods bound to a vanished Node after a 40 s quarantine and runs every 20 s

@@ -5,7 +5,7 @@
 // before the action, never from snapshots.
 import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
-import { evidence, note, phase } from '../lib/console.ts';
+import { evidence, note, phase } from '../lib/run/console.ts';
 import {
   creations,
   deletions,
@@ -13,13 +13,13 @@ import {
   orderedBy,
   readyTransitions,
   type PodMoment,
-} from '../lib/evidence.ts';
-import { isPodReady } from '../lib/k8s-facts.ts';
-import { until } from '../lib/waits.ts';
-import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
-import { MYSQL_START_BOUND } from './support/mysql.ts';
-import { scale, setPartition, startRollout } from './support/scale.ts';
-import { renderSeed } from './support/seed.ts';
+} from '../lib/observe/evidence.ts';
+import { isPodReady } from '../lib/observe/k8s-facts.ts';
+import { until } from '../lib/observe/waits.ts';
+import { createAll, useScenario, waiting, type ScenarioContext } from '../lib/run/context.ts';
+import { MYSQL_START_BOUND } from '../behaviours/support/mysql.ts';
+import { scale, setPartition, startRollout } from '../behaviours/support/scale.ts';
+import { renderSeed } from '../behaviours/support/seed.ts';
 
 const rel = (t: number, t0: number) => `+${((t - t0) / 1000).toFixed(1)}s`;
 

@@ -5,14 +5,21 @@
 // for NFS); only MySQL's own file lock does. Reconnecting the node ends the old pod.
 import { expect } from 'chai';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { LAB_NETWORK } from '../lib/paths.ts';
-import { evidence, note, phase } from '../lib/console.ts';
-import { identityOf } from '../lib/evidence.ts';
-import { isPodReady, nodeReadyStatus } from '../lib/k8s-facts.ts';
-import { until } from '../lib/waits.ts';
-import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
-import { MYSQL_START_BOUND, sql, startClient } from './support/mysql.ts';
-import { logLine, mysqldOn, OTHER, proveNoReplacement, seedOnVictim, VICTIM } from './support/node-loss.ts';
+import { LAB_NETWORK } from '../lib/cluster/paths.ts';
+import { evidence, note, phase } from '../lib/run/console.ts';
+import { identityOf } from '../lib/observe/evidence.ts';
+import { isPodReady, nodeReadyStatus } from '../lib/observe/k8s-facts.ts';
+import { until } from '../lib/observe/waits.ts';
+import { createAll, useScenario, waiting, type ScenarioContext } from '../lib/run/context.ts';
+import { MYSQL_START_BOUND, sql, startClient } from '../behaviours/support/mysql.ts';
+import {
+  logLine,
+  mysqldOn,
+  OTHER,
+  proveNoReplacement,
+  seedOnVictim,
+  VICTIM,
+} from '../behaviours/support/node-loss.ts';
 
 const POD = 'mysql-0';
 

@@ -2,13 +2,13 @@
 // IP: clients must use DNS. Proven for a graceful delete and for a force delete.
 import { expect } from 'chai';
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
-import { evidence, note, phase } from '../lib/console.ts';
-import { identityOf, ipChanged, samePodIdentity, sameVolume, volumeOf } from '../lib/evidence.ts';
-import { isPodReady } from '../lib/k8s-facts.ts';
-import { until } from '../lib/waits.ts';
-import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
-import { MYSQL_START_BOUND, resolveUntil, sql, startClient } from './support/mysql.ts';
-import { renderSeed } from './support/seed.ts';
+import { evidence, note, phase } from '../lib/run/console.ts';
+import { identityOf, ipChanged, samePodIdentity, sameVolume, volumeOf } from '../lib/observe/evidence.ts';
+import { isPodReady } from '../lib/observe/k8s-facts.ts';
+import { until } from '../lib/observe/waits.ts';
+import { createAll, useScenario, waiting, type ScenarioContext } from '../lib/run/context.ts';
+import { MYSQL_START_BOUND, resolveUntil, sql, startClient } from '../behaviours/support/mysql.ts';
+import { renderSeed } from '../behaviours/support/seed.ts';
 
 const POD = 'mysql-0';
 

@@ -5,12 +5,12 @@
 // the pod.
 import { expect } from 'chai';
 import type { V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
-import { evidence, note, phase } from '../lib/console.ts';
-import { EvidenceError } from '../lib/evidence.ts';
-import { isPodReady, pvcName } from '../lib/k8s-facts.ts';
-import { until } from '../lib/waits.ts';
-import { createAll, useScenario, waiting, type ScenarioContext } from './support/context.ts';
-import { MYSQL_START_BOUND, resolveUntil, sql, startClient } from './support/mysql.ts';
+import { evidence, note, phase } from '../lib/run/console.ts';
+import { EvidenceError } from '../lib/observe/evidence.ts';
+import { isPodReady, pvcName } from '../lib/observe/k8s-facts.ts';
+import { until } from '../lib/observe/waits.ts';
+import { createAll, useScenario, waiting, type ScenarioContext } from '../lib/run/context.ts';
+import { MYSQL_START_BOUND, resolveUntil, sql, startClient } from '../behaviours/support/mysql.ts';
 import {
   assertPvcsKept,
   pvcRows as pvcRowsOf,
@@ -18,8 +18,8 @@ import {
   scaleDown as scaleDownTo,
   volumes as volumesOf,
   type VolumeRow,
-} from './support/scale.ts';
-import { renderSeed, type SeedOptions } from './support/seed.ts';
+} from '../behaviours/support/scale.ts';
+import { renderSeed, type SeedOptions } from '../behaviours/support/seed.ts';
 
 const STS = 'mysql';
 const REPLICAS = 3;

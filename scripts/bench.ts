@@ -6,13 +6,13 @@
 // Prints a table per run and p50/p95. Numbers, not assertions: this is a benchmark, not a test.
 import { spawn } from 'node:child_process';
 import type { V1Pod } from '@kubernetes/client-node';
-import { connect } from '../lib/kube.ts';
-import { isPodReady } from '../lib/k8s-facts.ts';
-import { createScenarioNamespace, deleteNamespace } from '../lib/namespaces.ts';
-import { KUBECONFIG_PATH, KUBE_CONTEXT, LAB_BIN } from '../lib/paths.ts';
-import { namespacedResources, Recorder } from '../lib/recorder.ts';
-import { until } from '../lib/waits.ts';
-import { renderSeed } from '../scenarios/support/seed.ts';
+import { connect } from '../lib/cluster/kube.ts';
+import { isPodReady } from '../lib/observe/k8s-facts.ts';
+import { createScenarioNamespace, deleteNamespace } from '../lib/cluster/namespaces.ts';
+import { KUBECONFIG_PATH, KUBE_CONTEXT, LAB_BIN } from '../lib/cluster/paths.ts';
+import { namespacedResources, Recorder } from '../lib/observe/recorder.ts';
+import { until } from '../lib/observe/waits.ts';
+import { renderSeed } from '../behaviours/support/seed.ts';
 
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
 const RUNS = Number(process.env.LAB_BENCH_RUNS ?? 10);

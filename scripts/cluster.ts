@@ -16,14 +16,14 @@ import {
   LAB_NETWORK,
   OWNER_CONFIGMAP,
   REPO_ROOT,
-} from '../lib/paths.ts';
-import { chooseImages, parseVersions, type ClusterImages } from './cluster/settings.ts';
-import { stage, streamed, timings } from './cluster/run.ts';
-import { waitForFreshLeases } from './cluster/fresh-leases.ts';
+} from '../lib/cluster/paths.ts';
+import { chooseImages, parseVersions, type ClusterImages } from '../lib/cluster/images.ts';
+import { stage, streamed, timings } from '../lib/cluster/stages.ts';
+import { waitForFreshLeases } from '../lib/cluster/fresh-leases.ts';
 import type { V1Node } from '@kubernetes/client-node';
-import { podNetworkProblem } from '../lib/pod-network.ts';
-import { currentIp, pinNodeIps, recordNodeIps, recordedNodeIps } from './cluster/node-ips.ts';
-import { ensureLabNetwork, networksOf, removeLabNetwork } from './cluster/network.ts';
+import { podNetworkProblem } from '../lib/cluster/pod-network.ts';
+import { currentIp, pinNodeIps, recordNodeIps, recordedNodeIps } from '../lib/cluster/node-ips.ts';
+import { ensureLabNetwork, networksOf, removeLabNetwork } from '../lib/cluster/network.ts';
 
 $.verbose = false;
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;

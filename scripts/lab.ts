@@ -8,7 +8,7 @@ import { renderLabIndex, renderLabPage } from '../lib/lab/docs.ts';
 import { matchSteps, runLab } from '../lib/lab/runner.ts';
 import { padCells, renderTable } from '../lib/lab/table.ts';
 import { fill, type Lang, type LabText, type UiText } from '../lib/lab/text.ts';
-import { REPO_ROOT } from '../lib/paths.ts';
+import { REPO_ROOT } from '../lib/cluster/paths.ts';
 import { LAB_NAMES, loadTexts, loadUi } from '../labs/catalog.ts';
 
 const DOCS_DIR = join(REPO_ROOT, 'docs', 'labs');

@@ -2,7 +2,7 @@
 // the newest run). The page is also written at the end of every scenario run by lib/reporter.ts.
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ARTIFACTS_DIR } from '../lib/paths.ts';
+import { ARTIFACTS_DIR } from '../lib/cluster/paths.ts';
 import { writeReport } from '../lib/report/html.ts';
 
 function newestRun(): string | undefined {

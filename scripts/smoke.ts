@@ -12,11 +12,11 @@ import {
   LAB_BIN,
   NAMESPACE_LABEL,
   REPO_ROOT,
-} from '../lib/paths.ts';
-import { chooseImages, parseVersions } from './cluster/settings.ts';
-import { Faults } from '../lib/faults.ts';
-import { connect } from '../lib/kube.ts';
-import { PID_ANNOTATION } from '../lib/namespaces.ts';
+} from '../lib/cluster/paths.ts';
+import { chooseImages, parseVersions } from '../lib/cluster/images.ts';
+import { Faults } from '../lib/faults/faults.ts';
+import { connect } from '../lib/cluster/kube.ts';
+import { PID_ANNOTATION } from '../lib/cluster/namespaces.ts';
 
 $.verbose = false;
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;

@@ -2,19 +2,26 @@
 // an order CoreDNS shuffles per answer; <pod>.mysql resolves to that pod alone; a pod that runs but
 // is not ready drops out of the answer (its endpoint turns ready=false) and comes back when ready.
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
-import { isPodReady } from '../../lib/k8s-facts.ts';
+import { isPodReady } from '../../lib/observe/k8s-facts.ts';
 import { step, type LabContext, type LabDefinition } from '../../lib/lab/model.ts';
-import { until } from '../../lib/waits.ts';
+import { until } from '../../lib/observe/waits.ts';
 import {
   endpointRows as rowsOf,
   readyEndpointIps as readyIps,
   restoreMysqlClient,
   serviceSlices,
   slowMysqlClient,
-} from '../../scenarios/support/endpoints.ts';
-import { waiting } from '../../scenarios/support/context.ts';
-import { resolve, resolveUntil, startClient, type DnsAnswer } from '../../scenarios/support/mysql.ts';
-import { allReady, deploySeed, MYSQL_START_BOUND, pod, seconds, short } from '../support.ts';
+} from '../../behaviours/support/endpoints.ts';
+import { waiting } from '../../lib/run/context.ts';
+import { resolve, resolveUntil, startClient, type DnsAnswer } from '../../behaviours/support/mysql.ts';
+import {
+  allReady,
+  deploySeed,
+  MYSQL_START_BOUND,
+  pod,
+  seconds,
+  short,
+} from '../../behaviours/support/lab-rows.ts';
 
 const SERVICE = 'mysql';
 const REPLICAS = 3;

@@ -1,12 +1,12 @@
 // Lab naming (seed §2 a): a StatefulSet's pods and volumes share the ordinal; a Deployment of the same
 // template gets hashed names, no volume of its own, and a new name for a replacement.
 import type { V1Pod } from '@kubernetes/client-node';
-import { pvcName } from '../../lib/k8s-facts.ts';
+import { pvcName } from '../../lib/observe/k8s-facts.ts';
 import { step, type LabContext, type LabDefinition } from '../../lib/lab/model.ts';
-import { until } from '../../lib/waits.ts';
-import { createAll, waiting } from '../../scenarios/support/context.ts';
-import { deploymentOf, renderSeed } from '../../scenarios/support/seed.ts';
-import { allReady, deploySeed, MYSQL_START_BOUND, pvc, short } from '../support.ts';
+import { until } from '../../lib/observe/waits.ts';
+import { createAll, waiting } from '../../lib/run/context.ts';
+import { deploymentOf, renderSeed } from '../../behaviours/support/seed.ts';
+import { allReady, deploySeed, MYSQL_START_BOUND, pvc, short } from '../../behaviours/support/lab-rows.ts';
 
 const REPLICAS = 3;
 const DEPLOY = 'mysql-deploy';

@@ -8,12 +8,12 @@ import {
   sameVolume,
   volumeOf,
   type VolumeIdentity,
-} from '../../lib/evidence.ts';
-import type { Undo } from '../../lib/faults.ts';
-import { nodeReadyStatus } from '../../lib/k8s-facts.ts';
+} from '../../lib/observe/evidence.ts';
+import type { Undo } from '../../lib/faults/faults.ts';
+import { nodeReadyStatus } from '../../lib/observe/k8s-facts.ts';
 import { step, type LabContext, type LabDefinition } from '../../lib/lab/model.ts';
-import { until } from '../../lib/waits.ts';
-import { waiting } from '../../scenarios/support/context.ts';
+import { until } from '../../lib/observe/waits.ts';
+import { waiting } from '../../lib/run/context.ts';
 import {
   deployedOnVictim,
   onVictimHeld,
@@ -35,7 +35,7 @@ import {
   VICTIM,
   victimBack,
   victimNode,
-} from '../support.ts';
+} from '../../behaviours/support/lab-rows.ts';
 
 export const nodeStop: LabDefinition = {
   name: 'node-stop',

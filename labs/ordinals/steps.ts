@@ -10,15 +10,15 @@ import {
   orderedBy,
   readyTransitions,
   type PodMoment,
-} from '../../lib/evidence.ts';
-import { isPodReady } from '../../lib/k8s-facts.ts';
+} from '../../lib/observe/evidence.ts';
+import { isPodReady } from '../../lib/observe/k8s-facts.ts';
 import { step, type LabContext, type LabDefinition } from '../../lib/lab/model.ts';
-import type { RecordedEvent } from '../../lib/recorder.ts';
-import { holds, until } from '../../lib/waits.ts';
-import { createAll, waiting } from '../../scenarios/support/context.ts';
-import { scale, scaleDown, setPartition, startRollout } from '../../scenarios/support/scale.ts';
-import { renderSeed } from '../../scenarios/support/seed.ts';
-import { deploySeed, judge, MYSQL_START_BOUND, short } from '../support.ts';
+import type { RecordedEvent } from '../../lib/observe/recorder.ts';
+import { holds, until } from '../../lib/observe/waits.ts';
+import { createAll, waiting } from '../../lib/run/context.ts';
+import { scale, scaleDown, setPartition, startRollout } from '../../behaviours/support/scale.ts';
+import { renderSeed } from '../../behaviours/support/seed.ts';
+import { deploySeed, judge, MYSQL_START_BOUND, short } from '../../behaviours/support/lab-rows.ts';
 
 const STS = 'mysql';
 const PARALLEL = 'mysql-parallel';

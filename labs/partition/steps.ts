@@ -3,12 +3,12 @@
 // another node on the same shared volume (ReadWriteOnce does not stop it) and only MariaDB's own
 // lock on the datadir keeps it off the data. Reconnecting the node ends the old server.
 import type { V1Pod } from '@kubernetes/client-node';
-import type { Undo } from '../../lib/faults.ts';
-import { isPodReady, pvcName } from '../../lib/k8s-facts.ts';
+import type { Undo } from '../../lib/faults/faults.ts';
+import { isPodReady, pvcName } from '../../lib/observe/k8s-facts.ts';
 import { step, type LabDefinition } from '../../lib/lab/model.ts';
-import { LAB_NETWORK } from '../../lib/paths.ts';
-import { until } from '../../lib/waits.ts';
-import { waiting } from '../../scenarios/support/context.ts';
+import { LAB_NETWORK } from '../../lib/cluster/paths.ts';
+import { until } from '../../lib/observe/waits.ts';
+import { waiting } from '../../lib/run/context.ts';
 import {
   deployedOnVictim,
   onVictimHeld,
@@ -31,7 +31,7 @@ import {
   VICTIM,
   victimBack,
   victimNode,
-} from '../support.ts';
+} from '../../behaviours/support/lab-rows.ts';
 
 /** MariaDB (InnoDB) on a datadir another server holds: "Unable to lock ./ibdata1 error: 11". */
 const LOCK_MESSAGE = /Unable to lock|Can't lock/i;

@@ -1,12 +1,19 @@
 // Lab pod-loss (seed §2 c): a deleted pod comes back with the same name and the same volume, a new
 // UID and usually a new IP; clients that use the DNS name follow it, and the data is still there.
 import type { V1Pod } from '@kubernetes/client-node';
-import { identityOf, ipChanged, samePodIdentity, sameVolume, volumeOf } from '../../lib/evidence.ts';
+import { identityOf, ipChanged, samePodIdentity, sameVolume, volumeOf } from '../../lib/observe/evidence.ts';
 import { step, type LabContext, type LabDefinition } from '../../lib/lab/model.ts';
-import { until } from '../../lib/waits.ts';
-import { waiting } from '../../scenarios/support/context.ts';
-import { resolveUntil, sql, startClient } from '../../scenarios/support/mysql.ts';
-import { deploySeed, holds, MYSQL_START_BOUND, podRow, pvc, readyPod } from '../support.ts';
+import { until } from '../../lib/observe/waits.ts';
+import { waiting } from '../../lib/run/context.ts';
+import { resolveUntil, sql, startClient } from '../../behaviours/support/mysql.ts';
+import {
+  deploySeed,
+  holds,
+  MYSQL_START_BOUND,
+  podRow,
+  pvc,
+  readyPod,
+} from '../../behaviours/support/lab-rows.ts';
 
 const POD = 'mysql-0';
 const ROW = 'written before the loss';

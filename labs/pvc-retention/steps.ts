@@ -8,14 +8,14 @@ import {
   sameVolume,
   volumeOf,
   type VolumeIdentity,
-} from '../../lib/evidence.ts';
-import { pvcName } from '../../lib/k8s-facts.ts';
+} from '../../lib/observe/evidence.ts';
+import { pvcName } from '../../lib/observe/k8s-facts.ts';
 import { step, type LabContext, type LabDefinition } from '../../lib/lab/model.ts';
 import type { Row } from '../../lib/lab/table.ts';
-import { until } from '../../lib/waits.ts';
-import { waiting } from '../../scenarios/support/context.ts';
-import { resolveUntil, sql, startClient } from '../../scenarios/support/mysql.ts';
-import { pvcRows, scale, scaleDown } from '../../scenarios/support/scale.ts';
+import { until } from '../../lib/observe/waits.ts';
+import { waiting } from '../../lib/run/context.ts';
+import { resolveUntil, sql, startClient } from '../../behaviours/support/mysql.ts';
+import { pvcRows, scale, scaleDown } from '../../behaviours/support/scale.ts';
 import {
   allReady,
   deploySeed,
@@ -28,7 +28,7 @@ import {
   seconds,
   short,
   shortPv,
-} from '../support.ts';
+} from '../../behaviours/support/lab-rows.ts';
 
 const STS = 'mysql';
 const REPLICAS = 2;

@@ -1,7 +1,7 @@
 // What a lab is, in code: steps that act on the cluster and return what they saw, and checks that
 // judge what was seen against the seed's prediction. The words live in labs/<lab>/text.yaml.
-import type { ScenarioContext } from '../../scenarios/support/context.ts';
-import type { Bounds } from '../settings.ts';
+import type { ScenarioContext } from '../run/context.ts';
+import type { Bounds } from '../cluster/settings.ts';
 import type { Row } from './table.ts';
 import type { Lang } from './text.ts';
 

@@ -1,13 +1,13 @@
 // Opens and closes what a lab stands on, the way a scenario's hooks do: repair what a dead run left,
 // sweep its namespaces, a fresh labelled namespace, a recorder from before the first action, faults
 // with journaled undo. Closing undoes the faults and waits until the namespace is really gone.
-import { connect } from '../kube.ts';
-import { Faults } from '../faults.ts';
-import { replayPending, undoOnExit } from '../journal.ts';
-import { createScenarioNamespace, deleteNamespace, sweepStaleNamespaces } from '../namespaces.ts';
-import { clusterResources, namespacedResources, Recorder, type ResourceSpec } from '../recorder.ts';
-import { deriveBounds, readLiveSettings } from '../settings.ts';
-import { until } from '../waits.ts';
+import { connect } from '../cluster/kube.ts';
+import { Faults } from '../faults/faults.ts';
+import { replayPending, undoOnExit } from '../faults/journal.ts';
+import { createScenarioNamespace, deleteNamespace, sweepStaleNamespaces } from '../cluster/namespaces.ts';
+import { clusterResources, namespacedResources, Recorder, type ResourceSpec } from '../observe/recorder.ts';
+import { deriveBounds, readLiveSettings } from '../cluster/settings.ts';
+import { until } from '../observe/waits.ts';
 import type { LabContext } from './model.ts';
 import type { Lang } from './text.ts';
 

@@ -3,10 +3,10 @@
 // or later by `npm run report -- artifacts/<run>`, so the JSON is the contract, not memory.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StoryEntry } from '../console.ts';
-import type { FaultRecord } from '../faults.ts';
-import type { RecordedEvent } from '../recorder.ts';
-import { writeTimeline, type CaseResult, type TimelineRow } from '../results.ts';
+import type { StoryEntry } from '../run/console.ts';
+import type { FaultRecord } from '../faults/faults.ts';
+import type { RecordedEvent } from '../observe/recorder.ts';
+import { writeTimeline, type CaseResult, type TimelineRow } from './results.ts';
 
 export const FILES = {
   timeline: 'timeline.json',

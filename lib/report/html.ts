@@ -3,8 +3,8 @@
 // story with the evidence tables, and the diagnostics bundle when it failed. Every text is escaped.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EvidenceRow, StoryEntry } from '../console.ts';
-import { escapeXml as esc } from '../results.ts';
+import type { EvidenceRow, StoryEntry } from '../run/console.ts';
+import { escapeXml as esc } from './results.ts';
 import { FILES, readRun, type RunData, type ScenarioData } from './data.ts';
 import { scenarioTimeline } from './lanes.ts';
 import { POD_COLOURS, READY_COLOURS, timelineSvg } from './svg.ts';

@@ -1,8 +1,8 @@
 // Turns one scenario's files into what its timeline shows, in wall-clock milliseconds and without
 // any drawing: node Ready spans, one segment per pod UID on the node it ran on, PVC phases, fault
 // spans, phases and verdicts. Kept apart from svg.ts so what is claimed can be tested on its own.
-import type { FaultRecord } from '../faults.ts';
-import type { TimelineRow } from '../results.ts';
+import type { FaultRecord } from '../faults/faults.ts';
+import type { TimelineRow } from './results.ts';
 import type { ScenarioData, Verdict } from './data.ts';
 
 export interface Span {

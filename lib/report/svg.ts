@@ -2,7 +2,7 @@
 // node (its Ready state as a coloured band, its pods below as one bar per UID), the PVCs and the
 // verdicts. No script, no external asset: <title> children are the tooltips. Every label is
 // escaped; labels get rows of their own so that none is drawn over another.
-import { escapeXml as esc } from '../results.ts';
+import { escapeXml as esc } from './results.ts';
 import {
   commonNodePrefix,
   type FaultSpan,

@@ -5,10 +5,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
-import { collectDiagnostics } from '../../lib/diagnostics.ts';
-import { isPodReady } from '../../lib/k8s-facts.ts';
-import { namespacedResources, Recorder } from '../../lib/recorder.ts';
-import { until } from '../../lib/waits.ts';
+import { collectDiagnostics } from '../../lib/run/diagnostics.ts';
+import { isPodReady } from '../../lib/observe/k8s-facts.ts';
+import { namespacedResources, Recorder } from '../../lib/observe/recorder.ts';
+import { until } from '../../lib/observe/waits.ts';
 import { pausePod, useCluster, useNamespace } from './fixture.ts';
 
 describe('integration: diagnostics bundle', function () {

@@ -4,21 +4,27 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { connect, type Kube } from '../../lib/kube.ts';
-import { replayPending } from '../../lib/journal.ts';
-import { nodeReadyStatus } from '../../lib/k8s-facts.ts';
+import { connect, type Kube } from '../../lib/cluster/kube.ts';
+import { replayPending } from '../../lib/faults/journal.ts';
+import { nodeReadyStatus } from '../../lib/observe/k8s-facts.ts';
 import {
   createScenarioNamespace,
   deleteNamespace,
   isStale,
   RUN_ID,
   sweepStaleNamespaces,
-} from '../../lib/namespaces.ts';
-import { kindNodes } from '../../lib/nodes.ts';
-import { CLUSTER_NAME, KUBECONFIG_PATH, LAB_BIN, NAMESPACE_LABEL, REPO_ROOT } from '../../lib/paths.ts';
-import { clusterResources, Recorder } from '../../lib/recorder.ts';
-import { explainBounds, loadSettings, type Bounds, type LiveSettings } from '../../lib/settings.ts';
-import { until } from '../../lib/waits.ts';
+} from '../../lib/cluster/namespaces.ts';
+import { kindNodes } from '../../lib/cluster/kind-nodes.ts';
+import {
+  CLUSTER_NAME,
+  KUBECONFIG_PATH,
+  LAB_BIN,
+  NAMESPACE_LABEL,
+  REPO_ROOT,
+} from '../../lib/cluster/paths.ts';
+import { clusterResources, Recorder } from '../../lib/observe/recorder.ts';
+import { explainBounds, loadSettings, type Bounds, type LiveSettings } from '../../lib/cluster/settings.ts';
+import { until } from '../../lib/observe/waits.ts';
 
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
 

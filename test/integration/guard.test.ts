@@ -8,10 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { Faults } from '../../lib/faults.ts';
-import { connect, ForeignClusterError } from '../../lib/kube.ts';
-import { kindNodes } from '../../lib/nodes.ts';
-import { CLUSTER_NAME, KUBE_CONTEXT, KUBECONFIG_PATH, OWNER_CONFIGMAP } from '../../lib/paths.ts';
+import { Faults } from '../../lib/faults/faults.ts';
+import { connect, ForeignClusterError } from '../../lib/cluster/kube.ts';
+import { kindNodes } from '../../lib/cluster/kind-nodes.ts';
+import { CLUSTER_NAME, KUBE_CONTEXT, KUBECONFIG_PATH, OWNER_CONFIGMAP } from '../../lib/cluster/paths.ts';
 import { useCluster } from './fixture.ts';
 
 function kubeconfigFile(dir: string, context: string, server: string): string {

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LAB_NAMES, labTextPath, loadUi } from '../../labs/catalog.ts';
-import { pendingUndos } from '../../lib/journal.ts';
+import { pendingUndos } from '../../lib/faults/journal.ts';
 import { NAMESPACE_GONE_BOUND } from '../../lib/lab/session.ts';
 import { fill, loadLabText, type Lang } from '../../lib/lab/text.ts';
-import { REPO_ROOT } from '../../lib/paths.ts';
-import { MYSQL_START_BOUND } from '../../scenarios/support/mysql.ts';
+import { REPO_ROOT } from '../../lib/cluster/paths.ts';
+import { MYSQL_START_BOUND } from '../../behaviours/support/mysql.ts';
 import { useCluster } from './fixture.ts';
 
 const run = promisify(execFile);

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pendingUndos } from '../../lib/journal.ts';
+import { pendingUndos } from '../../lib/faults/journal.ts';
 import {
   createScenarioNamespace,
   deleteNamespace,
@@ -13,8 +13,8 @@ import {
   RUN_ID,
   SCENARIO_LABEL,
   sweepStaleNamespaces,
-} from '../../lib/namespaces.ts';
-import { NAMESPACE_LABEL } from '../../lib/paths.ts';
+} from '../../lib/cluster/namespaces.ts';
+import { NAMESPACE_LABEL } from '../../lib/cluster/paths.ts';
 import { useCluster } from './fixture.ts';
 
 const SCENARIO = 'harness-sweep';

@@ -9,17 +9,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { V1Node } from '@kubernetes/client-node';
-import { Faults, OUT_OF_SERVICE_TAINT } from '../../lib/faults.ts';
-import { pendingUndos, processAlive, replayPending } from '../../lib/journal.ts';
-import { acquireNodeFaultLock, LOCK_HOLDER_ENV, releaseNodeFaultLock } from '../../lib/lock.ts';
-import { nodeReadyStatus } from '../../lib/k8s-facts.ts';
-import { isStale, RUN_ID } from '../../lib/namespaces.ts';
-import { kindNodes } from '../../lib/nodes.ts';
-import { FLANNEL_PUBLIC_IP, flannelSubnet, peerPodRoutes, podNetworkProblem } from '../../lib/pod-network.ts';
-import { NAMESPACE_LABEL, REPO_ROOT } from '../../lib/paths.ts';
-import type { Recorder } from '../../lib/recorder.ts';
-import { bound } from '../../lib/settings.ts';
-import { until } from '../../lib/waits.ts';
+import { Faults, OUT_OF_SERVICE_TAINT } from '../../lib/faults/faults.ts';
+import { pendingUndos, processAlive, replayPending } from '../../lib/faults/journal.ts';
+import { acquireNodeFaultLock, LOCK_HOLDER_ENV, releaseNodeFaultLock } from '../../lib/faults/lock.ts';
+import { nodeReadyStatus } from '../../lib/observe/k8s-facts.ts';
+import { isStale, RUN_ID } from '../../lib/cluster/namespaces.ts';
+import { kindNodes } from '../../lib/cluster/kind-nodes.ts';
+import {
+  FLANNEL_PUBLIC_IP,
+  flannelSubnet,
+  peerPodRoutes,
+  podNetworkProblem,
+} from '../../lib/cluster/pod-network.ts';
+import { NAMESPACE_LABEL, REPO_ROOT } from '../../lib/cluster/paths.ts';
+import type { Recorder } from '../../lib/observe/recorder.ts';
+import { bound } from '../../lib/cluster/settings.ts';
+import { until } from '../../lib/observe/waits.ts';
 import {
   exclusiveWorker,
   NODE_BIN,

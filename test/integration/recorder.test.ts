@@ -3,9 +3,14 @@
 // a silent stream) without losing or duplicating an event.
 import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
-import { isPodReady } from '../../lib/k8s-facts.ts';
-import { namespacedResources, Recorder, type RecordedEvent, type StreamNotice } from '../../lib/recorder.ts';
-import { until } from '../../lib/waits.ts';
+import { isPodReady } from '../../lib/observe/k8s-facts.ts';
+import {
+  namespacedResources,
+  Recorder,
+  type RecordedEvent,
+  type StreamNotice,
+} from '../../lib/observe/recorder.ts';
+import { until } from '../../lib/observe/waits.ts';
 import { pausePod, seconds, useCluster, useNamespace } from './fixture.ts';
 
 const POD_READY = 60; // a pause pod from a preloaded image: scheduling + sandbox + container start

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
-import { ARTIFACTS_DIR, REPO_ROOT } from '../../lib/paths.ts';
+import { ARTIFACTS_DIR, REPO_ROOT } from '../../lib/cluster/paths.ts';
 import { writeReport } from '../../lib/report/html.ts';
 import { POD_COLOURS, READY_COLOURS } from '../../lib/report/svg.ts';
 import {

@@ -1,7 +1,7 @@
 // The live settings come from the running cluster, not from defaults or guesses.
 import { expect } from 'chai';
-import { flagValue, readLiveSettings } from '../../lib/settings.ts';
-import { CLUSTER_NAME } from '../../lib/paths.ts';
+import { flagValue, readLiveSettings } from '../../lib/cluster/settings.ts';
+import { CLUSTER_NAME } from '../../lib/cluster/paths.ts';
 import { useCluster } from './fixture.ts';
 
 describe('integration: live settings', function () {

@@ -10,16 +10,16 @@ import {
   EvidenceError,
   orderedBy,
   readyTransitions,
-} from '../../lib/evidence.ts';
-import { Faults } from '../../lib/faults.ts';
-import { isPodReady } from '../../lib/k8s-facts.ts';
-import { namespacedResources, Recorder } from '../../lib/recorder.ts';
-import { until } from '../../lib/waits.ts';
+} from '../../lib/observe/evidence.ts';
+import { Faults } from '../../lib/faults/faults.ts';
+import { isPodReady } from '../../lib/observe/k8s-facts.ts';
+import { namespacedResources, Recorder } from '../../lib/observe/recorder.ts';
+import { until } from '../../lib/observe/waits.ts';
 import { PAUSE_IMAGE, useCluster, useNamespace } from './fixture.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pendingUndos } from '../../lib/journal.ts';
+import { pendingUndos } from '../../lib/faults/journal.ts';
 
 const STS = 'web';
 /** Per pod: scheduling + sandbox + a preloaded image start (no probes: Ready once running). */

@@ -2,8 +2,8 @@
 // failing with what was awaited and what was last seen.
 import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
-import { namespacedResources, Recorder } from '../../lib/recorder.ts';
-import { holds, InvariantBroken, until, WaitTimeout } from '../../lib/waits.ts';
+import { namespacedResources, Recorder } from '../../lib/observe/recorder.ts';
+import { holds, InvariantBroken, until, WaitTimeout } from '../../lib/observe/waits.ts';
 import { pausePod, useCluster, useNamespace } from './fixture.ts';
 
 describe('integration: event-driven waits', function () {

@@ -7,8 +7,8 @@ import {
   orderedBy,
   samePodIdentity,
   sameVolume,
-} from '../../lib/evidence.ts';
-import type { RecordedEvent } from '../../lib/recorder.ts';
+} from '../../lib/observe/evidence.ts';
+import type { RecordedEvent } from '../../lib/observe/recorder.ts';
 
 const pod = (name: string, uid: string, ip?: string) => ({ name, uid, ip });
 const event = (name: string, uid: string, at: number, type: RecordedEvent['type'] = 'ADDED') =>

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as k8s from '@kubernetes/client-node';
-import { checkKubeconfig, ForeignClusterError } from '../../lib/kube.ts';
-import { KUBE_CONTEXT } from '../../lib/paths.ts';
+import { checkKubeconfig, ForeignClusterError } from '../../lib/cluster/kube.ts';
+import { KUBE_CONTEXT } from '../../lib/cluster/paths.ts';
 
 function kubeconfig(context: string, server: string): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();

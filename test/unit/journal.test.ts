@@ -12,8 +12,8 @@ import {
   replayPending,
   selectPending,
   type PendingEntry,
-} from '../../lib/journal.ts';
-import type { NodeFaultProvider, NodeState } from '../../lib/nodes.ts';
+} from '../../lib/faults/journal.ts';
+import type { NodeFaultProvider, NodeState } from '../../lib/cluster/kind-nodes.ts';
 
 /** A provider that only writes down what it was asked: the journal's logic is under test here, the
  * real Docker provider is exercised by the integration tests. */

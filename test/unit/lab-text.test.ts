@@ -19,7 +19,7 @@ import {
   validateUiText,
   type LabText,
 } from '../../lib/lab/text.ts';
-import { REPO_ROOT } from '../../lib/paths.ts';
+import { REPO_ROOT } from '../../lib/cluster/paths.ts';
 
 /** A complete text file of a one-step lab; the negative cases below each break one thing in it. */
 const VALID = `

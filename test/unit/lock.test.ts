@@ -3,7 +3,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireNodeFaultLock, LOCK_HOLDER_ENV, readLock, releaseNodeFaultLock } from '../../lib/lock.ts';
+import {
+  acquireNodeFaultLock,
+  LOCK_HOLDER_ENV,
+  readLock,
+  releaseNodeFaultLock,
+} from '../../lib/faults/lock.ts';
 
 describe('node-fault lock: one run with a node faulted at a time', () => {
   let dir: string;

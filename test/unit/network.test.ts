@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { overlaps, pickSubnet } from '../../scripts/cluster/network.ts';
+import { overlaps, pickSubnet } from '../../lib/cluster/network.ts';
 
 describe('the lab Docker network subnet', function () {
   it('tells overlapping IPv4 ranges from disjoint ones, and ignores IPv6', function () {

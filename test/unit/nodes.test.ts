@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { containerOf, parseState } from '../../lib/nodes.ts';
+import { containerOf, parseState } from '../../lib/cluster/kind-nodes.ts';
 
 describe('nodes: reading Docker and Node objects', () => {
   it('finds the container of a Node from its kind providerID', () => {

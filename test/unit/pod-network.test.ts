@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { V1Node } from '@kubernetes/client-node';
-import { FLANNEL_PUBLIC_IP, inCidr, podNetworkMismatch } from '../../lib/pod-network.ts';
+import { FLANNEL_PUBLIC_IP, inCidr, podNetworkMismatch } from '../../lib/cluster/pod-network.ts';
 
 const node = (podCIDR?: string, announced = true): V1Node => ({
   metadata: { name: 'w1', annotations: announced ? { [FLANNEL_PUBLIC_IP]: '172.18.0.3' } : {} },

@@ -9,7 +9,7 @@ import { readRun, type ScenarioData } from '../../lib/report/data.ts';
 import { reportHtml, writeReport } from '../../lib/report/html.ts';
 import { commonNodePrefix, scenarioTimeline } from '../../lib/report/lanes.ts';
 import { packRows, timelineSvg } from '../../lib/report/svg.ts';
-import { REPO_ROOT } from '../../lib/paths.ts';
+import { REPO_ROOT } from '../../lib/cluster/paths.ts';
 import {
   addDerivedNodeStop,
   copyFixtureRun,

@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { beginStory, endStory, evidence, note, phase } from '../../lib/console.ts';
-import { Faults } from '../../lib/faults.ts';
-import type { Kube } from '../../lib/kube.ts';
-import type { NodeFaultProvider } from '../../lib/nodes.ts';
+import { beginStory, endStory, evidence, note, phase } from '../../lib/run/console.ts';
+import { Faults } from '../../lib/faults/faults.ts';
+import type { Kube } from '../../lib/cluster/kube.ts';
+import type { NodeFaultProvider } from '../../lib/cluster/kind-nodes.ts';
 
 function quietly<T>(fn: () => T): T {
   const log = console.log;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { escapeXml, junitXml, timelineRows } from '../../lib/results.ts';
-import type { RecordedEvent } from '../../lib/recorder.ts';
+import { escapeXml, junitXml, timelineRows } from '../../lib/report/results.ts';
+import type { RecordedEvent } from '../../lib/observe/recorder.ts';
 
 describe('results: JUnit XML and the JSON timeline', () => {
   it('writes suites with counts, failures with escaped messages, skips', () => {

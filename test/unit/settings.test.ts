@@ -7,7 +7,7 @@ import {
   parseConfigz,
   parseDuration,
   settingsFrom,
-} from '../../lib/settings.ts';
+} from '../../lib/cluster/settings.ts';
 
 const CM = ['kube-controller-manager', '--node-monitor-grace-period=20s', '--node-monitor-period', '2s'];
 const API = [

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { Timeline } from '../../lib/recorder.ts';
+import { Timeline } from '../../lib/observe/recorder.ts';
 
 function obj(name: string, uid: string, rv: string, namespace = 'ns'): KubernetesObject {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, uid, resourceVersion: rv } };

@@ -8,9 +8,9 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { connect, type Kube } from './kube.ts';
-import { kindNodes, type NodeFaultProvider } from './nodes.ts';
-import { JOURNAL_PATH } from './paths.ts';
+import { connect, type Kube } from '../cluster/kube.ts';
+import { kindNodes, type NodeFaultProvider } from '../cluster/kind-nodes.ts';
+import { JOURNAL_PATH } from '../cluster/paths.ts';
 
 /** A JSON patch operation (RFC 6902), as the API server takes it. */
 export interface PatchOp {

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { LAB_CACHE, LAB_NETWORK } from '../../lib/paths.ts';
+import { LAB_CACHE, LAB_NETWORK } from './paths.ts';
 
 const NODE_IPS_PATH = join(LAB_CACHE, 'node-ips.json');
 

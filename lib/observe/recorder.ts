@@ -8,7 +8,7 @@
 // silent for longer than its idle limit. Whatever arrives twice is recorded once (see Timeline).
 import * as k8s from '@kubernetes/client-node';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { Kube } from './kube.ts';
+import type { Kube } from '../cluster/kube.ts';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 

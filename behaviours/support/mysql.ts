@@ -1,8 +1,8 @@
 // Talking to the StatefulSet the way an application would: from a client pod, by DNS name.
 import type { V1Pod } from '@kubernetes/client-node';
-import { isPodReady } from '../../lib/k8s-facts.ts';
-import { until } from '../../lib/waits.ts';
-import { kubectl, waiting, type ScenarioContext } from './context.ts';
+import { isPodReady } from '../../lib/observe/k8s-facts.ts';
+import { until } from '../../lib/observe/waits.ts';
+import { kubectl, waiting, type ScenarioContext } from '../../lib/run/context.ts';
 import { ROOT_PASSWORD, workloadImages } from './seed.ts';
 
 export const TOOLS_IMAGE = workloadImages().tools;

@@ -4,7 +4,7 @@
 // could not be started again on its own address. We create the network with an explicit subnet,
 // chosen so it overlaps no other Docker network or host route.
 import { $ } from 'zx';
-import { LAB_NETWORK, LAB_NETWORK_LABEL } from '../../lib/paths.ts';
+import { LAB_NETWORK, LAB_NETWORK_LABEL } from './paths.ts';
 
 /** The /16s tried in order: Docker's own bridge range, past the default bridge's 172.17. */
 export const CANDIDATE_SUBNETS = Array.from({ length: 14 }, (_, i) => `172.${18 + i}.0.0/16`);

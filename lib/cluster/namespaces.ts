@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { V1Namespace } from '@kubernetes/client-node';
 import type { Kube } from './kube.ts';
-import { journaled, processAlive, type UndoDeps } from './journal.ts';
+import { journaled, processAlive, type UndoDeps } from '../faults/journal.ts';
 import { NAMESPACE_LABEL } from './paths.ts';
 
 export const RUN_ID = `${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${randomBytes(2).toString('hex')}`;

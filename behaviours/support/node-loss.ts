@@ -4,12 +4,12 @@
 import { spawn } from 'node:child_process';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { $ } from 'zx';
-import { KUBECONFIG_PATH, KUBE_CONTEXT } from '../../lib/paths.ts';
-import { note } from '../../lib/console.ts';
-import { noReplacementDuring } from '../../lib/evidence.ts';
-import { nodeReadyStatus } from '../../lib/k8s-facts.ts';
-import { holds, until } from '../../lib/waits.ts';
-import { waiting, type ScenarioContext } from './context.ts';
+import { KUBECONFIG_PATH, KUBE_CONTEXT } from '../../lib/cluster/paths.ts';
+import { note } from '../../lib/run/console.ts';
+import { noReplacementDuring } from '../../lib/observe/evidence.ts';
+import { nodeReadyStatus } from '../../lib/observe/k8s-facts.ts';
+import { holds, until } from '../../lib/observe/waits.ts';
+import { waiting, type ScenarioContext } from '../../lib/run/context.ts';
 import { renderSeed } from './seed.ts';
 
 export const VICTIM = 'statefulset-lab-worker3';

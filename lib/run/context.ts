@@ -5,21 +5,21 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { $ } from 'zx';
-import { connect, type Kube } from '../../lib/kube.ts';
-import { Faults } from '../../lib/faults.ts';
-import { replayPending, undoOnExit } from '../../lib/journal.ts';
+import { connect, type Kube } from '../cluster/kube.ts';
+import { Faults } from '../faults/faults.ts';
+import { replayPending, undoOnExit } from '../faults/journal.ts';
 import {
   createScenarioNamespace,
   deleteNamespace,
   RUN_ID,
   sweepStaleNamespaces,
-} from '../../lib/namespaces.ts';
-import { ARTIFACTS_DIR, KUBECONFIG_PATH, KUBE_CONTEXT, LAB_BIN } from '../../lib/paths.ts';
-import { clusterResources, namespacedResources, Recorder } from '../../lib/recorder.ts';
-import { readLiveSettings, type LiveSettings } from '../../lib/settings.ts';
-import { beginStory, endStory, note, type StoryEntry } from '../../lib/console.ts';
-import { writeScenarioFiles, type Verdict } from '../../lib/report/data.ts';
-import { kindNodes } from '../../lib/nodes.ts';
+} from '../cluster/namespaces.ts';
+import { ARTIFACTS_DIR, KUBECONFIG_PATH, KUBE_CONTEXT, LAB_BIN } from '../cluster/paths.ts';
+import { clusterResources, namespacedResources, Recorder } from '../observe/recorder.ts';
+import { readLiveSettings, type LiveSettings } from '../cluster/settings.ts';
+import { beginStory, endStory, note, type StoryEntry } from './console.ts';
+import { writeScenarioFiles, type Verdict } from '../report/data.ts';
+import { kindNodes } from '../cluster/kind-nodes.ts';
 
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
 undoOnExit();

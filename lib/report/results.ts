@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { RecordedEvent } from './recorder.ts';
+import type { RecordedEvent } from '../observe/recorder.ts';
 
 export interface TimelineRow {
   at: string;

@@ -7,12 +7,12 @@ import type {
   V1PersistentVolumeClaim,
   V1Pod,
 } from '@kubernetes/client-node';
-import { isPodReady, nodeReadyStatus, pvcName } from '../lib/k8s-facts.ts';
-import type { LabContext } from '../lib/lab/model.ts';
-import type { Row } from '../lib/lab/table.ts';
-import { until } from '../lib/waits.ts';
-import { createAll, waiting } from '../scenarios/support/context.ts';
-import { MYSQL_START_BOUND, sql, startClient } from '../scenarios/support/mysql.ts';
+import { isPodReady, nodeReadyStatus, pvcName } from '../../lib/observe/k8s-facts.ts';
+import type { LabContext } from '../../lib/lab/model.ts';
+import type { Row } from '../../lib/lab/table.ts';
+import { until } from '../../lib/observe/waits.ts';
+import { createAll, waiting } from '../../lib/run/context.ts';
+import { MYSQL_START_BOUND, sql, startClient } from './mysql.ts';
 import {
   logLine,
   mysqldOn,
@@ -21,8 +21,8 @@ import {
   seedOnVictim,
   TOLERATION,
   VICTIM,
-} from '../scenarios/support/node-loss.ts';
-import { renderSeed, type SeedOptions } from '../scenarios/support/seed.ts';
+} from './node-loss.ts';
+import { renderSeed, type SeedOptions } from './seed.ts';
 
 export { MYSQL_START_BOUND };
 

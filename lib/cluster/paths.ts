@@ -35,5 +35,5 @@ export const NODE_FAULT_LOCK_PATH = join(dirname(JOURNAL_PATH), 'node-fault.lock
 /** Built helper binaries (kind, kubectl) that cluster:up puts on PATH. */
 export const LAB_BIN = join(LAB_CACHE, 'bin');
 
-export const REPO_ROOT = join(import.meta.dirname, '..');
+export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const ARTIFACTS_DIR = process.env.LAB_ARTIFACTS ?? join(REPO_ROOT, 'artifacts');

@@ -6,12 +6,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { Kube } from './kube.ts';
-import { kindNodes, type NodeFaultProvider } from './nodes.ts';
-import { RUN_ID } from './namespaces.ts';
-import { ARTIFACTS_DIR } from './paths.ts';
-import type { Recorder } from './recorder.ts';
-import { timelineRows } from './results.ts';
+import type { Kube } from '../cluster/kube.ts';
+import { kindNodes, type NodeFaultProvider } from '../cluster/kind-nodes.ts';
+import { RUN_ID } from '../cluster/namespaces.ts';
+import { ARTIFACTS_DIR } from '../cluster/paths.ts';
+import type { Recorder } from '../observe/recorder.ts';
+import { timelineRows } from '../report/results.ts';
 
 export function diagnosticsDir(scenario: string, run = RUN_ID): string {
   return join(ARTIFACTS_DIR, run, scenario.replace(/[^\w.-]+/g, '-'));

@@ -2,7 +2,7 @@
 // period runs out. A lease renewed after the restart is the proof that a kubelet is back: this
 // watches the node leases and returns once every node has renewed since `since`.
 import { spawn } from 'node:child_process';
-import { KUBECONFIG_PATH, KUBE_CONTEXT } from '../../lib/paths.ts';
+import { KUBECONFIG_PATH, KUBE_CONTEXT } from './paths.ts';
 
 export function waitForFreshLeases(nodes: string[], since: Date, timeoutSeconds: number): Promise<void> {
   return new Promise((resolve, reject) => {

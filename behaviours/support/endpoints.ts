@@ -1,7 +1,7 @@
 // What the headless-dns scenario and lab both read and do: the Service's EndpointSlices (what
 // CoreDNS answers from) and a pod taken out of rotation without being restarted.
 import type { V1EndpointSlice } from '@kubernetes/client-node';
-import { kubectl, type ScenarioContext } from './context.ts';
+import { kubectl, type ScenarioContext } from '../../lib/run/context.ts';
 
 /**
  * The readiness probe times out after 5 s, the liveness probe (same command) after 10 s: a mysql

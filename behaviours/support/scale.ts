@@ -1,9 +1,9 @@
 // Scaling the seed's StatefulSet and reading what happened to its PVCs: shared by the pvc-retention
 // scenario and lab. The scale is a plain patch, not a journaled fault: the namespace goes at the end.
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1StatefulSet } from '@kubernetes/client-node';
-import { EvidenceError } from '../../lib/evidence.ts';
-import { until } from '../../lib/waits.ts';
-import { waiting, type ScenarioContext } from './context.ts';
+import { EvidenceError } from '../../lib/observe/evidence.ts';
+import { until } from '../../lib/observe/waits.ts';
+import { waiting, type ScenarioContext } from '../../lib/run/context.ts';
 
 export interface VolumeRow {
   pvc: string;

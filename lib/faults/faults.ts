@@ -4,11 +4,11 @@
 // and only one run at a time may have a node faulted (lock.ts): this one holds the lock from its
 // first node fault until the last of them is undone.
 import type { V1StatefulSet } from '@kubernetes/client-node';
-import type { Kube } from './kube.ts';
+import type { Kube } from '../cluster/kube.ts';
 import { journaled, type PatchOp, type UndoAction, type UndoDeps } from './journal.ts';
 import { acquireNodeFaultLock, releaseNodeFaultLock } from './lock.ts';
-import { kindNodes, type NodeFaultProvider } from './nodes.ts';
-import { bound } from './settings.ts';
+import { kindNodes, type NodeFaultProvider } from '../cluster/kind-nodes.ts';
+import { bound } from '../cluster/settings.ts';
 
 export type Undo = () => Promise<void>;
 

@@ -7,7 +7,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { processAlive } from './journal.ts';
-import { NODE_FAULT_LOCK_PATH } from './paths.ts';
+import { NODE_FAULT_LOCK_PATH } from '../cluster/paths.ts';
 
 export const LOCK_HOLDER_ENV = 'LAB_NODE_FAULT_LOCK_HOLDER';
 

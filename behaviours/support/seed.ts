@@ -10,8 +10,8 @@ import type {
   V1StatefulSetUpdateStrategy,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { REPO_ROOT } from '../../lib/paths.ts';
-import { chooseImages, parseVersions } from '../../scripts/cluster/settings.ts';
+import { REPO_ROOT } from '../../lib/cluster/paths.ts';
+import { chooseImages, parseVersions } from '../../lib/cluster/images.ts';
 
 /** The workload images of the current mode (air-gapped builds, or LAB_IMAGES=stock). */
 export function workloadImages() {
