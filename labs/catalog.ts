@@ -9,6 +9,7 @@ export const LAB_NAMES = [
   'pod-loss',
   'ordinals',
   'pvc-retention',
+  'pvc-protection',
   'node-stop',
   'partition',
 ] as const;

@@ -6,15 +6,12 @@
 // Prints a table per run and p50/p95. Numbers, not assertions: this is a benchmark, not a test.
 import { spawn } from 'node:child_process';
 import type { V1Pod } from '@kubernetes/client-node';
-import { connect } from '../lib/cluster/kube.ts';
 import { isPodReady } from '../lib/observe/k8s-facts.ts';
-import { createScenarioNamespace, deleteNamespace } from '../lib/cluster/namespaces.ts';
-import { KUBECONFIG_PATH, KUBE_CONTEXT, LAB_BIN } from '../lib/cluster/paths.ts';
-import { namespacedResources, Recorder } from '../lib/observe/recorder.ts';
+import { KUBECONFIG_PATH, KUBE_CONTEXT } from '../lib/cluster/paths.ts';
 import { until } from '../lib/observe/waits.ts';
+import { closeRun, createAll, openRun } from '../lib/run/run.ts';
 import { renderSeed } from '../behaviours/support/seed.ts';
 
-process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
 const RUNS = Number(process.env.LAB_BENCH_RUNS ?? 10);
 const POLL_SECONDS = Number(process.env.LAB_BENCH_POLL ?? 1);
 const POD = 'mysql-0';
@@ -55,17 +52,21 @@ function pollUntilReady(ns: string, oldUid: string, deadline: number): Promise<n
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 
-const kube = await connect();
-const ns = await createScenarioNamespace(kube, 'bench');
-const rec = await new Recorder(kube, namespacedResources(ns)).start();
+const run = await openRun('bench');
+const { kube, ns, rec, bounds } = run.ctx;
+let failed = false;
 try {
   const seed = renderSeed(ns, { replicas: 1 });
-  for (const o of [seed.secret, seed.service, seed.statefulSet]) await kube.objects.create(o);
+  await createAll(run.ctx, [seed.secret, seed.service, seed.statefulSet]);
   const ready = (other?: string) => {
     const p = rec.get<V1Pod>('pods', POD, ns);
     return p && p.metadata?.uid !== other && !p.metadata?.deletionTimestamp && isPodReady(p) ? p : undefined;
   };
-  await until(rec, () => ready(), { timeout: 300, why: `${POD} Ready` });
+  const start = bounds.mysqlStart;
+  await until(rec, () => ready(), {
+    timeout: start.seconds,
+    why: `${POD} Ready (bound ${start.seconds}s: ${start.why})`,
+  });
   console.log(`bench: ${RUNS} deletions of ${POD}; polling baseline every ${POLL_SECONDS}s`);
   console.log('run  event→verdict(ms)  event→poll(ms)  server→event(ms, 1 s grain)');
   const harness: number[] = [];
@@ -74,7 +75,7 @@ try {
     const old = ready()!;
     const oldUid = old.metadata!.uid!;
     await kube.core.deleteNamespacedPod({ namespace: ns, name: POD });
-    const polled = pollUntilReady(ns, oldUid, Date.now() + 300_000);
+    const polled = pollUntilReady(ns, oldUid, Date.now() + start.seconds * 1000);
     let eventAt = 0;
     const off = rec.onEvent((e) => {
       if (
@@ -86,7 +87,10 @@ try {
       )
         eventAt = e.at;
     });
-    const pod = await until(rec, () => ready(oldUid), { timeout: 300, why: `new ${POD} Ready` });
+    const pod = await until(rec, () => ready(oldUid), {
+      timeout: start.seconds,
+      why: `new ${POD} Ready (bound ${start.seconds}s: ${start.why})`,
+    });
     const verdictAt = Date.now();
     off();
     const polledAt = await polled;
@@ -100,7 +104,13 @@ try {
   }
   console.log(`harness (watch + until): p50 ${pct(harness, 50)} ms, p95 ${pct(harness, 95)} ms`);
   console.log(`polling every ${POLL_SECONDS}s:       p50 ${pct(polling, 50)} ms, p95 ${pct(polling, 95)} ms`);
+} catch (err) {
+  failed = true;
+  throw err;
 } finally {
-  rec.stop();
-  await deleteNamespace(kube, ns);
+  await closeRun(run, {
+    verdicts: [{ title: 'bench', state: failed ? 'failed' : 'passed', at: Date.now() }],
+    artifacts: false,
+    waitGone: false,
+  });
 }

@@ -9,7 +9,7 @@ import { matchSteps, runLab } from '../lib/lab/runner.ts';
 import { padCells, renderTable } from '../lib/lab/table.ts';
 import { fill, type Lang, type LabText, type UiText } from '../lib/lab/text.ts';
 import { REPO_ROOT } from '../lib/cluster/paths.ts';
-import { LAB_NAMES, loadTexts, loadUi } from '../labs/catalog.ts';
+import { LAB_NAMES, loadTexts, loadUi, type LabName } from '../labs/catalog.ts';
 
 const DOCS_DIR = join(REPO_ROOT, 'docs', 'labs');
 
@@ -84,8 +84,10 @@ async function main(): Promise<number> {
   }
   if (cmd.lab === 'all') return runAll(cmd.lang, cmd.pause);
   // Only a run needs the steps in code (and with them the cluster client).
-  const { DEFINITIONS } = await import('../labs/index.ts');
-  const def = DEFINITIONS[cmd.lab as keyof typeof DEFINITIONS];
+  const { BEHAVIOURS } = await import('../behaviours/index.ts');
+  const def = BEHAVIOURS[cmd.lab as LabName];
+  if (!def)
+    throw new Error(`lab ${cmd.lab} has words in labs/${cmd.lab}/text.yaml but no behaviours/${cmd.lab}.ts`);
   const text = texts.find((t) => t.name === cmd.lab)!;
   matchSteps(def, text);
   const result = await runLab(def, text, ui, { lang: cmd.lang, pause: cmd.pause });

@@ -2,7 +2,8 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { isPodReady } from '../../lib/observe/k8s-facts.ts';
 import { until } from '../../lib/observe/waits.ts';
-import { kubectl, waiting, type ScenarioContext } from '../../lib/run/context.ts';
+import { kubectl } from '../../lib/cluster/shell.ts';
+import { waiting, type RunContext } from '../../lib/run/run.ts';
 import { ROOT_PASSWORD, workloadImages } from './seed.ts';
 
 export const TOOLS_IMAGE = workloadImages().tools;
@@ -11,7 +12,7 @@ export const TOOLS_IMAGE = workloadImages().tools;
 export const MYSQL_START_BOUND = Number(process.env.LAB_TIMEOUT_MYSQL_START ?? 180);
 
 /** Starts the client pod (tools image: mysql client, dig) and waits until it runs. */
-export async function startClient(ctx: ScenarioContext, nodeName?: string): Promise<void> {
+export async function startClient(ctx: RunContext, nodeName?: string): Promise<void> {
   const pod: V1Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -33,13 +34,13 @@ export async function startClient(ctx: ScenarioContext, nodeName?: string): Prom
   await waiting(
     ctx,
     until(ctx.rec, () => isPodReady(ctx.rec.get<V1Pod>('pods', 'client', ctx.ns)), {
-      timeout: 120,
-      why: 'client pod Ready (bound 120 s: a preloaded image starts in seconds)',
+      timeout: ctx.bounds.podStart.seconds,
+      why: `client pod Ready (bound ${ctx.bounds.podStart.seconds}s: ${ctx.bounds.podStart.why})`,
     }),
   );
 }
 
-export async function sql(ctx: ScenarioContext, host: string, query: string): Promise<string> {
+export async function sql(ctx: RunContext, host: string, query: string): Promise<string> {
   const r = await kubectl([
     'exec',
     '-n',
@@ -66,7 +67,7 @@ export interface DnsAnswer {
 }
 
 /** One DNS query from the client pod, answers in the order the server gave them. */
-export async function resolve(ctx: ScenarioContext, name: string): Promise<DnsAnswer> {
+export async function resolve(ctx: RunContext, name: string): Promise<DnsAnswer> {
   const r = await kubectl([
     'exec',
     '-n',
@@ -92,7 +93,7 @@ export async function resolve(ctx: ScenarioContext, name: string): Promise<DnsAn
  * asks again after each TTL until the answer is `expected`, for at most `maxTtls` TTLs.
  */
 export async function resolveUntil(
-  ctx: ScenarioContext,
+  ctx: RunContext,
   name: string,
   expected: string[],
   maxTtls = 6,

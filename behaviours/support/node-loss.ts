@@ -1,142 +1,223 @@
-// What node-stop and partition both prove after a node goes silent: the Node turns Ready=Unknown
-// and is tainted unreachable, the pod is evicted (deletionTimestamp, still "Running" in the API),
-// and no pod with that name and a new UID appears. Bounds come from the live settings.
-import { spawn } from 'node:child_process';
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+// One proof of a node loss, for node-stop and partition: a pod runs on the victim node, the node is
+// stopped or cut off, and for a window past the grace period and the toleration the run watches that
+// no pod of that name with a new UID appears; then it judges, from the recorded events, that the Node
+// turned Ready=Unknown and was tainted unreachable and the pod was evicted (Terminating, still
+// "Running" in the API), each within its bound from the live settings.
+import { expect } from 'chai';
+import type { V1Node, V1PersistentVolume, V1Pod } from '@kubernetes/client-node';
 import { $ } from 'zx';
-import { KUBECONFIG_PATH, KUBE_CONTEXT } from '../../lib/cluster/paths.ts';
-import { note } from '../../lib/run/console.ts';
-import { noReplacementDuring } from '../../lib/observe/evidence.ts';
-import { nodeReadyStatus } from '../../lib/observe/k8s-facts.ts';
-import { holds, until } from '../../lib/observe/waits.ts';
-import { waiting, type ScenarioContext } from '../../lib/run/context.ts';
+import { LAB_NETWORK } from '../../lib/cluster/paths.ts';
+import type { Bound } from '../../lib/cluster/settings.ts';
+import { worker } from '../../lib/cluster/topology.ts';
+import type { Row } from '../../lib/lab/table.ts';
+import { noReplacementDuring, volumeOf } from '../../lib/observe/evidence.ts';
+import { isPodReady, nodeReadyStatus, pvcName } from '../../lib/observe/k8s-facts.ts';
+import { holds, InvariantBroken, until, type Check } from '../../lib/observe/waits.ts';
+import { note, phase } from '../../lib/run/console.ts';
+import { createAll, waiting, type RunContext } from '../../lib/run/run.ts';
+import { nodeRow, pod, podRow, pvc, readyPod, seconds, short, shortPv } from './lab-rows.ts';
+import { sql, startClient } from './mysql.ts';
 import { renderSeed } from './seed.ts';
 
-export const VICTIM = 'statefulset-lab-worker3';
-export const OTHER = 'statefulset-lab-worker2';
-/** Seconds the pods tolerate the unreachable/not-ready taints, set in their template (not the cluster default). */
+export const VICTIM = worker(3);
+export const OTHER = worker(2);
+/** Seconds the pods tolerate the unreachable/not-ready taints (their template, not the cluster default). */
 export const TOLERATION = 10;
+export const POD = 'mysql-0';
+export const CLAIM = `pvc-${POD}`;
+export const ROW = 'written before the node was lost';
+
+export const victimNode = (ctx: RunContext) => ctx.rec.get<V1Node>('nodes', VICTIM);
+export const readRow = (ctx: RunContext) =>
+  sql(ctx, `${POD}.mysql`, 'SELECT text FROM lab.notes WHERE id = 1');
+const unreachable = (n: V1Node) =>
+  !!n.spec?.taints?.some((t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute');
 
 /** The seed StatefulSet with one replica that prefers the victim node and may move to OTHER. */
 export function seedOnVictim(ns: string, storageClass: 'shared' | 'standard') {
-  return renderSeed(ns, {
-    replicas: 1,
-    storageClass,
-    tolerationSeconds: TOLERATION,
-    nodeNames: [VICTIM, OTHER],
-    preferNode: VICTIM,
-  });
+  const nodes = { nodeNames: [VICTIM, OTHER], preferNode: VICTIM };
+  return renderSeed(ns, { replicas: 1, storageClass, tolerationSeconds: TOLERATION, ...nodes });
 }
 
-export interface NodeLoss {
-  unknownAt: number;
-  evictedAt: number;
-  /** The window in which no replacement was seen (wall ms). */
-  window: { from: number; to: number };
+/** Waits (on recorded events) for `check`; the failure quotes what was awaited and its bound. */
+export const waitFor = <T>(ctx: RunContext, what: string, b: Bound, check: Check<T>) =>
+  waiting(ctx, until(ctx.rec, check, { timeout: b.seconds, why: `${what} (bound ${b.seconds}s: ${b.why})` }));
+
+/** One bound after another: their sum, with both derivations. */
+export const plus = (a: Bound, b: Bound): Bound => ({
+  seconds: a.seconds + b.seconds,
+  why: `${a.why}; then ${b.why}`,
+});
+
+/** Waits until the victim node is Ready with no taint (back since `since`); returns the seconds since. */
+export async function victimBack(ctx: RunContext, since = Date.now(), b = ctx.bounds.nodeReady) {
+  const back = () => nodeReadyStatus(victimNode(ctx)) === 'True' && !victimNode(ctx)?.spec?.taints?.length;
+  await waitFor(ctx, `${VICTIM} Ready with no taint`, b, back);
+  return seconds(since);
 }
 
-export async function proveNoReplacement(
-  ctx: ScenarioContext,
-  podName: string,
-  uid: string,
-  lostAt: number,
-  /** Where the eviction line goes: the scenario's console; a lab prints the facts in its own language. */
-  report: (line: string) => void = note,
-): Promise<NodeLoss> {
-  const s = ctx.settings;
-  const victim = () => ctx.rec.get<V1Node>('nodes', VICTIM);
-  const pod = () => ctx.rec.get<V1Pod>('pods', podName, ctx.ns);
-  const graceBound = s.nodeMonitorGracePeriod + s.nodeMonitorPeriod + s.nodeLeaseDurationSeconds;
-  await waiting(
+/** The claim, its class and access mode, its PV and whether that PV is pinned to a node. */
+export function volumeRow(ctx: RunContext, claim: string): Row {
+  const c = pvc(ctx, claim)?.spec;
+  const pv = ctx.rec.get<V1PersistentVolume>('persistentvolumes', c?.volumeName ?? '');
+  const affinity = pv && (pv.spec?.nodeAffinity ? 'pinned to a node' : 'none');
+  const row = { pvc: claim, class: c?.storageClassName, access: c?.accessModes?.join(',') };
+  return { ...row, pv: shortPv(c?.volumeName), 'node affinity': affinity };
+}
+
+/** mysql-0 on the victim, on the shared class so it may move, and one row written through a client. */
+export async function deployOnVictim(ctx: RunContext) {
+  await victimBack(ctx); // a previous run's repair may still be booting it
+  note(`live settings: ${Object.values(ctx.settings.sources).join('; ')}`);
+  phase(`deploy the seed StatefulSet on the shared class, preferring ${VICTIM}`);
+  const seed = seedOnVictim(ctx.ns, 'shared');
+  await createAll(ctx, [seed.secret, seed.service, seed.statefulSet]);
+  await startClient(ctx, worker(1)); // neither the victim nor where mysql-0 moves: it outlives both
+  const p = await waitFor(ctx, `${POD} Ready`, ctx.bounds.mysqlStart, () => readyPod(ctx, POD));
+  const table = `CREATE DATABASE lab; CREATE TABLE lab.notes (id INT PRIMARY KEY, text VARCHAR(64))`;
+  await sql(ctx, `${POD}.mysql`, `${table}; INSERT INTO lab.notes VALUES (1, '${ROW}')`);
+  const read = await readRow(ctx);
+  const volume = volumeRow(ctx, CLAIM);
+  return {
+    tables: [
+      { title: 'pods', rows: [podRow(ctx, p, { row: read })] },
+      { title: 'volume', rows: [volume] },
+    ],
+    pod: p,
+    read,
+    volume,
+    vars: { node: p.spec?.nodeName ?? '-', pvc: CLAIM, row: read },
+  };
+}
+
+export function judgeOnVictim(seen: Awaited<ReturnType<typeof deployOnVictim>>): void {
+  expect(seen.pod.spec?.nodeName, `${POD} starts on ${VICTIM}, which it prefers`).to.equal(VICTIM);
+  const free = { class: 'shared', access: 'ReadWriteOnce', 'node affinity': 'none' };
+  expect(seen.volume, 'a volume free to move: shared, ReadWriteOnce, no node affinity').to.include(free);
+  expect(seen.read, 'the row reads back as written').to.equal(ROW);
+}
+
+/** A node loss as the watch saw it (wall ms), with the pod and volume it took and the undo. */
+export type VictimLoss = Awaited<ReturnType<typeof loseVictim>>;
+
+/**
+ * Stops or cuts off the victim under `podName` (moved back onto it first, gracefully, if an earlier
+ * loss left it elsewhere: it prefers the victim) and watches the no-replacement window.
+ */
+export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName = POD) {
+  await victimBack(ctx);
+  const b = ctx.bounds;
+  const readyAgain = (old?: string, bound = b.mysqlStart) =>
+    waitFor(ctx, `${podName} Ready`, bound, () => readyPod(ctx, podName, old));
+  let p = await readyAgain();
+  if (p.spec?.nodeName !== VICTIM) {
+    note(`${podName} runs on ${p.spec?.nodeName}: back to ${VICTIM}  ≙ kubectl delete pod ${podName}`);
+    await ctx.faults.deletePod(ctx.ns, podName);
+    p = await readyAgain(p.metadata!.uid!, plus(b.mysqlStop, b.mysqlStart));
+  }
+  if (p.spec?.nodeName !== VICTIM) throw new Error(`${podName} runs on ${p.spec?.nodeName}, not ${VICTIM}`);
+  const uid = p.metadata!.uid!;
+  const action =
+    fault === 'stop' ? `docker stop ${VICTIM}` : `docker network disconnect ${LAB_NETWORK} ${VICTIM}`;
+  ctx.involvedNodes.add(VICTIM);
+  phase(`${fault} ${VICTIM} (runs ${podName} uid ${uid})  ≙ ${action}`);
+  // The clock starts after the fault: it may first wait for another run's node fault to be undone.
+  const undo = await (fault === 'stop' ? ctx.faults.stopNode(VICTIM) : ctx.faults.partitionNode(VICTIM));
+  const lostAt = Date.now();
+  // Absence is watched, not slept: a replacement ends the window early, and judgeLoss shows it.
+  const w = b.noReplacementWindow;
+  const replaced = () => {
+    const now = pod(ctx, podName);
+    return now && now.metadata?.uid !== uid ? `a replacement ${podName} uid ${now.metadata?.uid}` : undefined;
+  };
+  const why = `no replacement ${podName} for ${w.seconds}s (${w.why})`;
+  const to = await waiting(
     ctx,
-    until(ctx.rec, () => nodeReadyStatus(victim()) === 'Unknown', {
-      timeout: graceBound,
-      why: `${VICTIM} Ready=Unknown (bound ${graceBound}s = grace ${s.nodeMonitorGracePeriod}s + monitor period ${s.nodeMonitorPeriod}s + lease ${s.nodeLeaseDurationSeconds}s)`,
-    }),
-  );
-  const unknownAt = Date.now();
-  await waiting(
-    ctx,
-    until(
-      ctx.rec,
-      () =>
-        victim()?.spec?.taints?.some(
-          (t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute',
-        ),
-      { timeout: 30, why: 'the unreachable NoExecute taint' },
+    holds(ctx.rec, replaced, { seconds: w.seconds, why }).then(
+      (window) => window.to,
+      (err: unknown) => (err instanceof InvariantBroken ? Date.now() : Promise.reject(err)),
     ),
   );
-  const evictBound = TOLERATION + 2 * s.nodeMonitorPeriod + 10;
-  await waiting(
-    ctx,
-    until(ctx.rec, () => pod()?.metadata?.uid === uid && pod()?.metadata?.deletionTimestamp, {
-      timeout: evictBound,
-      why: `${podName} evicted: deletionTimestamp set (bound ${evictBound}s = toleration ${TOLERATION}s + 2 monitor periods + 10 s)`,
-    }),
+  const since = ctx.rec.events.filter((e) => e.at >= lostAt);
+  const first = <T>(resource: string, name: string, test: (o: T) => boolean) =>
+    since.find((e) => e.resource === resource && e.name === name && test(e.object as T))?.at;
+  const evicted = (q: V1Pod) => q.metadata?.uid === uid && !!q.metadata.deletionTimestamp;
+  const volume = volumeOf(pvc(ctx, pvcName(p)!)!);
+  const lost = { pod: podName, before: p, uid, volume, action, lostAt, undo, window: { from: lostAt, to } };
+  return {
+    ...lost,
+    unknownAt: first<V1Node>('nodes', VICTIM, (n) => nodeReadyStatus(n) === 'Unknown'),
+    taintedAt: first('nodes', VICTIM, unreachable),
+    evictedAt: first('pods', podName, evicted),
+  };
+}
+
+/** A loss's tables (timeline against its bounds, the Node, the pod as the API shows it) and vars. */
+export function lossObservation(ctx: RunContext, loss: VictimLoss, extra: Row = {}) {
+  const now = pod(ctx, loss.pod);
+  // Every UID the name had since the loss: only the old one means no replacement was even created.
+  const since = ctx.rec.events.filter(
+    (e) => e.resource === 'pods' && e.name === loss.pod && e.at >= loss.lostAt,
   );
-  const evictedAt = Date.now();
-  report(
-    `Ready=Unknown +${((unknownAt - lostAt) / 1000).toFixed(1)}s (live grace ${s.nodeMonitorGracePeriod}s); evicted +${((evictedAt - lostAt) / 1000).toFixed(1)}s; the API still says ${pod()?.status?.phase}, Terminating`,
-  );
-  // Absence is watched, not slept: the first replacement event ends the window and fails it. The
-  // window is time given to Kubernetes to misbehave, so it counts as waiting.
-  const observe = TOLERATION + 3 * s.nodeMonitorPeriod;
-  await waiting(
-    ctx,
-    holds(
-      ctx.rec,
-      () =>
-        pod() && pod()?.metadata?.uid !== uid
-          ? `a replacement ${podName} uid ${pod()?.metadata?.uid}`
-          : undefined,
+  const uids = [...new Set(since.map((e) => e.uid))];
+  const { nodeUnknown: u, podEvicted: e, noReplacementWindow: w } = ctx.bounds;
+  const after = (ms: number | undefined) => (ms === undefined ? '-' : seconds(loss.lostAt, ms));
+  const row = (event: string, ms?: number, bound = '') => ({ event, at: `+${after(ms)}s`, bound });
+  const deleting = now?.metadata?.deletionTimestamp;
+  const terminating = deleting ? `since ${new Date(deleting).toISOString().slice(11, 19)}` : 'no';
+  const podNow = { pod: loss.pod, uid: short(now?.metadata?.uid), node: now?.spec?.nodeName };
+  const state = { 'API phase': now?.status?.phase, terminating, ready: isPodReady(now) };
+  const podRowNow = { ...podNow, ...state, 'UIDs since': uids.map(short).join(','), ...extra };
+  return {
+    tables: [
       {
-        seconds: observe,
-        why: `no replacement for ${observe}s more (toleration + 3 monitor periods)`,
+        title: 'timeline',
+        rows: [
+          row(loss.action, loss.lostAt),
+          row(`${VICTIM} Ready=Unknown`, loss.unknownAt, `≤ ${u.seconds}s: ${u.why}`),
+          row('taint unreachable:NoExecute', loss.taintedAt, `≤ ${u.seconds}s`),
+          row(`${loss.pod} evicted, Terminating`, loss.evictedAt, `≤ ${e.seconds}s; taint + ${TOLERATION}s`),
+          row(`no ${loss.pod} with a new UID, since +0.0s`, loss.window.to, `≥ ${w.seconds}s`),
+        ],
       },
-    ),
-  );
-  const window = { from: lostAt, to: Date.now() };
-  noReplacementDuring(ctx.rec.events, podName, uid, window);
-  return { unknownAt, evictedAt, window };
+      { title: 'node', rows: [nodeRow(victimNode(ctx), VICTIM)] },
+      { title: loss.pod, rows: [podRowNow] },
+    ],
+    loss,
+    now,
+    uids,
+    vars: {
+      victim: VICTIM,
+      unknown: after(loss.unknownAt),
+      bound: u.seconds,
+      evicted: after(loss.evictedAt),
+      toleration: TOLERATION,
+      window: after(loss.window.to),
+      uids: uids.length,
+    },
+  };
+}
+
+/** What both behaviours assert of a node loss, from the recorded events. */
+export function judgeLoss({ loss, now, uids }: ReturnType<typeof lossObservation>, ctx: RunContext): void {
+  const { nodeUnknown: u, podEvicted: e } = ctx.bounds;
+  const within = (ms: number | undefined, what: string, b: typeof u) =>
+    expect(
+      ms === undefined ? undefined : (ms - loss.lostAt) / 1000,
+      `${what} (bound ${b.seconds}s: ${b.why})`,
+    ).to.be.within(0, b.seconds);
+  within(loss.unknownAt, `${VICTIM} Ready=Unknown, seconds after the loss`, u);
+  within(loss.taintedAt, `${VICTIM} tainted unreachable:NoExecute, seconds after the loss`, u);
+  within(loss.evictedAt, `${loss.pod} evicted, seconds after the loss`, e);
+  expect(loss.evictedAt, `${loss.pod} evicted after the taint`).to.be.at.least(loss.taintedAt!);
+  expect(now?.metadata?.uid, `${loss.pod} is still the old pod object`).to.equal(loss.uid);
+  expect(now?.metadata?.deletionTimestamp, `${loss.pod} is Terminating`).to.not.equal(undefined);
+  expect(uids, `every UID ${loss.pod} had since the loss`).to.deep.equal([loss.uid]);
+  noReplacementDuring(ctx.rec.events, loss.pod, loss.uid, loss.window);
 }
 
 /** mariadbd processes running inside a kind node (a node's container sees its pods' processes). */
 export async function mysqldOn(node: string): Promise<string[]> {
   const r = await $`docker exec ${node} pgrep -a mariadbd`.nothrow().quiet();
   return r.stdout.split('\n').filter(Boolean);
-}
-
-/** Follows a pod's log until a line matches (`kubectl logs -f`: no polling), or gives up after `seconds`. */
-export function logLine(
-  ctx: ScenarioContext,
-  podName: string,
-  pattern: RegExp,
-  timeoutSeconds: number,
-): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const follow = spawn('kubectl', [
-      '--kubeconfig',
-      KUBECONFIG_PATH,
-      '--context',
-      KUBE_CONTEXT,
-      'logs',
-      '-f',
-      '-n',
-      ctx.ns,
-      podName,
-    ]);
-    let buffered = '';
-    const done = (line: string | undefined) => {
-      clearTimeout(timer);
-      follow.kill();
-      resolve(line);
-    };
-    const timer = setTimeout(() => done(undefined), timeoutSeconds * 1000);
-    follow.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const hit = buffered.split('\n').find((l) => pattern.test(l));
-      if (hit) done(hit);
-    });
-    follow.on('exit', () => done(buffered.split('\n').find((l) => pattern.test(l))));
-  });
 }

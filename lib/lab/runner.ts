@@ -1,10 +1,12 @@
-// Runs one lab step by step: before each step it says what will happen, what the seed predicts and
-// the equivalent kubectl, waits for Enter, runs the step, shows what the cluster did and whether the
-// prediction held; then asks the lab's questions and cleans up whatever happened.
+// The lab runner: one behaviour step by step on one run (lib/run/run.ts). Before each step it says
+// what will happen, what the seed predicts and the equivalent kubectl, waits for Enter, runs the
+// step's action, shows what the cluster did and the step's own judgement (the one CI runs) as ✔/✘;
+// then asks the lab's questions and cleans up whatever happened. Steps without words are hidden.
 import type { Readable } from 'node:stream';
-import type { LabDefinition, LabStep, Observation } from './model.ts';
+import { verdictOf, type Behaviour, type Observation, type Step } from '../behaviour/model.ts';
+import { setEcho } from '../run/console.ts';
+import { closeRun, openRun } from '../run/run.ts';
 import { Pauser } from './pause.ts';
-import { closeSession, openSession } from './session.ts';
 import { displayWidth, padCells, renderTable, wrap } from './table.ts';
 import { fill, LabTextError, type Lang, type LabText, type StepText, type UiText } from './text.ts';
 
@@ -24,19 +26,27 @@ export interface RunResult {
   namespace?: string;
 }
 
-/** The steps in code and in text must be the same ids in the same order. */
-export function matchSteps(def: LabDefinition, text: LabText): Array<[LabStep, StepText]> {
+/**
+ * Every step in code with its words, or none when the lab hides it. The words must name steps of
+ * the behaviour, in the behaviour's order: a lab shows a subset, it never adds a step.
+ */
+export function matchSteps(def: Behaviour, text: LabText): Array<[Step, StepText | undefined]> {
   const code = def.steps();
   const ids = (xs: Array<{ id: string }>) => xs.map((x) => x.id).join(', ');
-  if (ids(code) !== ids(text.steps))
-    throw new LabTextError(
-      `lab ${def.name}: steps in code (${ids(code)}) and in labs/${def.name}/text.yaml (${ids(text.steps)}) differ`,
-    );
-  return code.map((s, i) => [s, text.steps[i]!]);
+  let next = 0;
+  for (const words of text.steps) {
+    const at = code.findIndex((s, i) => i >= next && s.id === words.id);
+    if (at < 0)
+      throw new LabTextError(
+        `lab ${def.name}: labs/${def.name}/text.yaml has words for step "${words.id}", which behaviours/${def.name}.ts ${code.some((s) => s.id === words.id) ? 'has earlier in its order' : 'does not have'} (its steps: ${ids(code)})`,
+      );
+    next = at + 1;
+  }
+  return code.map((s) => [s, text.steps.find((w) => w.id === s.id)]);
 }
 
 export async function runLab(
-  def: LabDefinition,
+  def: Behaviour,
   text: LabText,
   ui: UiText,
   opts: RunOptions,
@@ -45,7 +55,7 @@ export async function runLab(
   const write = opts.write ?? ((s: string) => console.log(s));
   const width = Math.min(opts.columns ?? process.stdout.columns ?? 100, 110);
   const u = (key: string, vars?: Record<string, string | number>) => fill(ui[key]?.[lang] ?? key, vars);
-  const steps = matchSteps(def, text);
+  const steps = matchSteps(def, text).filter((pair): pair is [Step, StepText] => pair[1] !== undefined);
   const pauser = new Pauser(opts.pause, opts.input);
   const started = performance.now();
   let current: StepText | undefined;
@@ -58,9 +68,12 @@ export async function runLab(
   write(`━━━ ${u('lab', { name: text.name, title: text.title[lang] })} ━━━`);
   write(wrap(`${u('goal')}: ${text.goal[lang]}`, width, '  '));
   write(u('preparing'));
-  const { ctx, notes } = await openSession(def.name, lang, say);
-  for (const what of notes.repaired) write(`  · ${u('repaired', { what })}`);
-  for (const what of notes.swept) write(`  · ${u('swept', { what })}`);
+  // The lab shows its own tables and words; the scenario's English narration only goes to the story.
+  setEcho(false);
+  const run = await openRun(def.name, { namespacePrefix: 'workshop-' });
+  const { ctx } = run;
+  for (const what of run.repaired) write(`  · ${u('repaired', { what })}`);
+  for (const what of run.swept) write(`  · ${u('swept', { what })}`);
   write(u('about', { seed: text.seed, minutes: text.minutes, steps: steps.length, ns: ctx.ns }));
   write(wrap(u('cleanupPromise'), width));
 
@@ -74,7 +87,7 @@ export async function runLab(
       const t0 = performance.now();
       let observation: Observation;
       try {
-        observation = await code.action(ctx);
+        observation = await code.act(ctx);
       } catch (err) {
         write(
           wrap(u('stepFailed', { error: err instanceof Error ? err.message : String(err) }), width, '  '),
@@ -82,16 +95,18 @@ export async function runLab(
         result.failed = true;
         break;
       }
-      for (const table of observation.tables) {
+      for (const table of observation.tables ?? []) {
         write(`  [${table.title}]`);
         write(renderTable(table.rows, '  '));
       }
       write(`  ${u('took', { seconds: ((performance.now() - t0) / 1000).toFixed(1) })}`);
-      const verdict = code.check(observation);
-      const vars = { ns: ctx.ns, ...observation.vars, ...verdict.vars };
-      if (verdict.held) result.held++;
-      const sentence = fill((verdict.held ? words.held : words.missed)[lang], vars);
-      write(wrap(u(verdict.held ? 'held' : 'missed', { text: sentence }), width, '  '));
+      const why = verdictOf(code, observation, ctx);
+      const held = why === undefined;
+      const vars = { ns: ctx.ns, ...observation.vars, why: why ?? '' };
+      if (held) result.held++;
+      const sentence = fill((held ? words.held : words.missed)[lang], vars);
+      write(wrap(u(held ? 'held' : 'missed', { text: sentence }), width, '  '));
+      if (!held) write(wrap(why, width, '      ', '    ↳ '));
       for (const key of observation.notes ?? []) say(key, vars);
       if (words.differs) write(wrap(words.differs[lang], width, '    ', `  ${u('differs')}: `));
     }
@@ -116,8 +131,10 @@ export async function runLab(
     );
     write(u('cleaning', { ns: ctx.ns }));
     try {
-      const seconds = await closeSession(ctx);
-      write(u('cleaned', { ns: ctx.ns, seconds: seconds.toFixed(1) }));
+      const state = result.failed || result.held < result.total ? 'failed' : 'passed';
+      const verdicts = [{ title: def.name, state, at: Date.now() } as const];
+      const closed = await closeRun(run, { verdicts, artifacts: false, waitGone: true });
+      write(u('cleaned', { ns: ctx.ns, seconds: closed.cleanupSeconds.toFixed(1) }));
     } catch (err) {
       result.failed = true;
       write(

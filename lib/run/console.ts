@@ -26,28 +26,38 @@ export function endStory(story: StoryEntry[]): void {
   if (i >= 0) stories.splice(i, 1);
 }
 
+let echo = true;
+/** Whether phase/note/evidence also print (the lab runner prints its own tables and words). */
+export function setEcho(on: boolean): void {
+  echo = on;
+}
+
+const print = (line: string) => {
+  if (echo) console.log(line);
+};
+
 function keep(entry: StoryEntry): void {
   stories.at(-1)?.push(entry);
 }
 
 export function phase(text: string): void {
   keep({ kind: 'phase', at: Date.now(), text });
-  console.log(`    ${stamp()} ▶ ${text}`);
+  print(`    ${stamp()} ▶ ${text}`);
 }
 
 export function note(text: string): void {
   keep({ kind: 'note', at: Date.now(), text });
-  console.log(`    ${stamp()}   ${text}`);
+  print(`    ${stamp()}   ${text}`);
 }
 
 export function evidence(title: string, rows: EvidenceRow[]): void {
   // A copy: the caller may reuse its row objects, the story must keep what was shown.
   keep({ kind: 'evidence', at: Date.now(), text: title, rows: rows.map((r) => ({ ...r })) });
-  console.log(`    ${stamp()}   evidence: ${title}`);
+  print(`    ${stamp()}   evidence: ${title}`);
   if (!rows.length) return;
   const cols = Object.keys(rows[0]!);
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
   const line = (vals: string[]) => '      ' + vals.map((v, i) => v.padEnd(width[i]!)).join('  ');
-  console.log(line(cols));
-  for (const r of rows) console.log(line(cols.map((c) => String(r[c] ?? ''))));
+  print(line(cols));
+  for (const r of rows) print(line(cols.map((c) => String(r[c] ?? ''))));
 }

@@ -59,6 +59,15 @@ export async function collectDiagnostics(input: DiagnosticsInput): Promise<strin
     const mine = new Set((pvcs?.items ?? []).map((c) => c.spec?.volumeName).filter(Boolean));
     return yaml((await kube.core.listPersistentVolume()).items.filter((pv) => mine.has(pv.metadata?.name)));
   });
+  await piece('deployments.yaml', async () =>
+    yaml((await kube.apps.listNamespacedDeployment({ namespace: ns })).items),
+  );
+  await piece('services.yaml', async () =>
+    yaml((await kube.core.listNamespacedService({ namespace: ns })).items),
+  );
+  await piece('endpointslices.yaml', async () =>
+    yaml((await kube.objects.list('discovery.k8s.io/v1', 'EndpointSlice', ns)).items),
+  );
   await piece('nodes.yaml', async () => yaml((await kube.core.listNode()).items));
   await piece('events.txt', async () => {
     const events = (await kube.core.listNamespacedEvent({ namespace: ns })).items;

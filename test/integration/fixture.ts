@@ -7,13 +7,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { connect, type Kube } from '../../lib/cluster/kube.ts';
 import { replayPending } from '../../lib/faults/journal.ts';
 import { nodeReadyStatus } from '../../lib/observe/k8s-facts.ts';
-import {
-  createScenarioNamespace,
-  deleteNamespace,
-  isStale,
-  RUN_ID,
-  sweepStaleNamespaces,
-} from '../../lib/cluster/namespaces.ts';
+import { isStale, RUN_ID, sweepStaleNamespaces } from '../../lib/cluster/namespaces.ts';
 import { kindNodes } from '../../lib/cluster/kind-nodes.ts';
 import {
   CLUSTER_NAME,
@@ -25,6 +19,7 @@ import {
 import { clusterResources, Recorder } from '../../lib/observe/recorder.ts';
 import { explainBounds, loadSettings, type Bounds, type LiveSettings } from '../../lib/cluster/settings.ts';
 import { until } from '../../lib/observe/waits.ts';
+import { closeRun, openRun, type Run, type RunContext } from '../../lib/run/run.ts';
 
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
 
@@ -85,16 +80,41 @@ export function useCluster(): () => ClusterForTests {
   };
 }
 
-/** A fresh labelled namespace for the describe, deleted after it (unless LAB_KEEP=1). */
-export function useNamespace(get: () => ClusterForTests, scenario = 'harness-test'): () => string {
-  let ns: string | undefined;
-  before(async () => {
-    ns = await createScenarioNamespace(get().kube, scenario);
+/**
+ * A run for the describe, through the same lifecycle as a behaviour (lib/run/run.ts): a fresh
+ * labelled namespace, a recorder, journaled faults; closed after it (namespace deleted unless
+ * LAB_KEEP=1). Mocha keeps its own error handling, so no Ctrl-C handler is installed here.
+ */
+export function useRun(get: () => ClusterForTests, name = 'harness-test'): () => RunContext {
+  let run: Run | undefined;
+  let failed = false;
+  before(async function () {
+    this.timeout(60_000);
+    get(); // the cluster fixture ran first
+    run = await openRun(name, { undoOnExit: false });
   });
-  after(async () => {
-    if (ns && process.env.LAB_KEEP !== '1') await deleteNamespace(get().kube, ns);
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') failed = true;
   });
-  return () => ns!;
+  after(async function () {
+    this.timeout(120_000);
+    if (run)
+      await closeRun(run, {
+        verdicts: [{ title: name, state: failed ? 'failed' : 'passed', at: Date.now() }],
+        artifacts: false,
+        waitGone: false,
+      });
+  });
+  return () => {
+    if (!run) throw new Error('the run fixture did not open');
+    return run.ctx;
+  };
+}
+
+/** The namespace of a run for the describe (see useRun). */
+export function useNamespace(get: () => ClusterForTests, name = 'harness-test'): () => string {
+  const run = useRun(get, name);
+  return () => run().ns;
 }
 
 export function pausePod(

@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { LAB_NAMES, labTextPath, loadUi } from '../../labs/catalog.ts';
 import { pendingUndos } from '../../lib/faults/journal.ts';
-import { NAMESPACE_GONE_BOUND } from '../../lib/lab/session.ts';
+import type { Bounds } from '../../lib/cluster/settings.ts';
+import { NAMESPACE_GONE_BOUND } from '../../lib/run/run.ts';
 import { fill, loadLabText, type Lang } from '../../lib/lab/text.ts';
 import { REPO_ROOT } from '../../lib/cluster/paths.ts';
-import { MYSQL_START_BOUND } from '../../behaviours/support/mysql.ts';
 import { useCluster } from './fixture.ts';
 
 const run = promisify(execFile);
@@ -23,11 +23,17 @@ const text = loadLabText(labTextPath(LAB), LAB);
 const ui = loadUi();
 const STEPS = text.steps.length;
 /**
- * How long one naming run may take, from its own bounds: opening the session (connect, repair,
- * sweep, namespace; 60 s), its waits (labs/naming/steps.ts: 3 pods × MYSQL_START_BOUND, PVCs 60 s,
- * Deployment pods scheduled 120 s, replacement 60 s) and the clean-up (NAMESPACE_GONE_BOUND).
+ * How long one naming run may take, from the bounds its waits use (behaviours/naming.ts): opening
+ * the run (connect, repair, sweep, namespace; 60 s), 3 pods × mysqlStart, PVCs bound
+ * (controllerReaction), the Deployment's pods (podStart), its replacement (controllerReaction),
+ * and the clean-up (NAMESPACE_GONE_BOUND).
  */
-const LAB_BOUND_S = 60 + 3 * MYSQL_START_BOUND + 60 + 120 + 60 + NAMESPACE_GONE_BOUND;
+const labBound = (b: Bounds) =>
+  60 +
+  3 * b.mysqlStart.seconds +
+  2 * b.controllerReaction.seconds +
+  b.podStart.seconds +
+  NAMESPACE_GONE_BOUND;
 /** The terminal is read this often while waiting for the next prompt or the end. */
 const POLL_MS = 200;
 const COLUMNS = 120;
@@ -234,9 +240,9 @@ describe('integration: a lab in a real terminal and straight through', function 
   }
 
   it(`npm run lab -- ${LAB} in a ${COLUMNS}x${ROWS} terminal with LANG=ko_KR.UTF-8: Korean, one Enter per step`, async function () {
-    this.timeout((LAB_BOUND_S + 60) * 1000);
+    this.timeout((labBound(cluster().bounds) + 60) * 1000);
     const t0 = performance.now();
-    const deadline = deadlineIn(LAB_BOUND_S);
+    const deadline = deadlineIn(labBound(cluster().bounds));
     const term = new Terminal();
     const prompt = ui.pressEnter!.ko;
     const running = ui.running!.ko;
@@ -266,7 +272,7 @@ describe('integration: a lab in a real terminal and straight through', function 
 
   it(`Ctrl-C while a step runs (${COLUMNS}x${ROWS} terminal, English): the lab undoes what it made`, async function () {
     // Opening the session, the first step starting, then the undo (a namespace delete, not awaited).
-    const bound = 60 + MYSQL_START_BOUND;
+    const bound = 60 + cluster().bounds.mysqlStart.seconds;
     this.timeout((bound + NAMESPACE_GONE_BOUND + 30) * 1000);
     const t0 = performance.now();
     const deadline = deadlineIn(bound);
@@ -308,7 +314,7 @@ describe('integration: a lab in a real terminal and straight through', function 
   });
 
   it(`npm run lab -- ${LAB} --no-pause without a terminal: English, every prediction held, cleaned up`, async function () {
-    this.timeout((LAB_BOUND_S + 60) * 1000);
+    this.timeout((labBound(cluster().bounds) + 60) * 1000);
     const t0 = performance.now();
     const { status, output } = await npmLab([LAB, '--no-pause'], 'en');
     expect(status, output).to.equal(0);

@@ -1,0 +1,157 @@
+// (d, the seed's warning) A partition is not a crash: the node is cut off but its pod keeps running
+// and writing. Kubernetes does not replace the pod, and this shows why it must not: force-deleting
+// it starts a second mysqld on another node on the same volume while the first still runs.
+// ReadWriteOnce does not stop it on shared storage (the `shared` class stands in for NFS); only
+// MariaDB's own lock on the datadir does. Reconnecting the node ends the old server.
+import { expect } from 'chai';
+import type { V1Pod } from '@kubernetes/client-node';
+import { step, type Behaviour } from '../lib/behaviour/model.ts';
+import { LAB_NETWORK } from '../lib/cluster/paths.ts';
+import { kubectl } from '../lib/cluster/shell.ts';
+import { isPodReady, pvcName } from '../lib/observe/k8s-facts.ts';
+import { phase } from '../lib/run/console.ts';
+import type { RunContext } from '../lib/run/run.ts';
+import { nodeRow, pod, podRow, readyPod, seconds, short } from './support/lab-rows.ts';
+import * as loss from './support/node-loss.ts';
+
+const { POD, CLAIM, VICTIM, waitFor, plus } = loss;
+/** MariaDB on a datadir another server holds: "Can't lock aria control file … error: 11", or InnoDB's ibdata1. */
+const LOCK_MESSAGE = /Unable to lock|Can't lock/i;
+
+/** Follows a pod's log until a line matches (`kubectl logs -f`: no polling), or gives up after `seconds`. */
+async function logLine(ctx: RunContext, name: string, pattern: RegExp, seconds: number) {
+  const follow = kubectl(['logs', '-f', '-n', ctx.ns, name]).nothrow();
+  const timer = setTimeout(() => follow.abort(), seconds * 1000);
+  try {
+    for await (const line of follow) if (pattern.test(line)) return line;
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+    if (follow.stage === 'running') follow.abort(); // zx's kill() would warn (DEP0190)
+  }
+}
+
+export const partition: Behaviour = {
+  name: 'partition',
+  title: 'the cut-off pod keeps running; a forced replacement would share its volume',
+  steps() {
+    let lost: loss.VictimLoss | undefined;
+    let second: V1Pod | undefined;
+    return [
+      step({
+        id: 'deploy',
+        title: `deploy the seed StatefulSet on the shared class preferring ${VICTIM}, a client, and a row`,
+        act: loss.deployOnVictim,
+        judge: loss.judgeOnVictim,
+      }),
+      step({
+        id: 'cut',
+        title: `cut ${VICTIM} off: Ready=Unknown, tainted, ${POD} evicted, no replacement, yet mysqld still runs there`,
+        async act(ctx) {
+          lost = await loss.loseVictim(ctx, 'cut');
+          const mysqld = (await loss.mysqldOn(VICTIM)).length;
+          const seen = loss.lossObservation(ctx, lost, { 'mariadbd on the node': mysqld });
+          return { ...seen, mysqld, vars: { ...seen.vars, mysqld } };
+        },
+        judge(seen, ctx) {
+          loss.judgeLoss(seen, ctx);
+          expect(seen.mysqld, 'the old mysqld keeps running on the cut-off node').to.be.above(0);
+        },
+      }),
+      step({
+        id: 'force-delete',
+        title: `force delete starts a second mysqld on ${loss.OTHER} on the same volume; the datadir lock keeps it from serving`,
+        async act(ctx) {
+          const old = lost!.before;
+          phase(`force delete ${POD} (what the seed warns against)  ≙ kubectl delete pod ${POD} --force`);
+          await ctx.faults.deletePod(ctx.ns, POD, { force: true });
+          const running = () => {
+            const p = pod(ctx, POD);
+            return p?.metadata?.uid !== lost!.uid && p?.status?.containerStatuses?.[0]?.state?.running && p;
+          };
+          const b = ctx.bounds.mysqlStart;
+          second = await waitFor(ctx, `a second ${POD} running`, b, running);
+          // Its first lock attempt comes early in MySQL's start; read from the log stream.
+          const lock = (await logLine(ctx, POD, LOCK_MESSAGE, b.seconds))?.trim();
+          const [onVictim, onOther] = await Promise.all([loss.mysqldOn(VICTIM), loss.mysqldOn(loss.OTHER)]);
+          const ready = isPodReady(pod(ctx, POD));
+          const row = (p: V1Pod, which: string, mariadbd: number, isReady: string) => ({
+            node: p.spec?.nodeName,
+            pod: `${POD} (${which})`,
+            uid: short(p.metadata?.uid),
+            pvc: pvcName(p),
+            mariadbd,
+            ready: isReady,
+          });
+          const rows = [
+            row(old, 'old, force-deleted', onVictim.length, 'unknown (cut off)'),
+            row(second, 'new', onOther.length, String(ready)),
+          ];
+          return {
+            tables: [
+              { title: `two mysqld, one ${CLAIM}`, rows },
+              { title: "the new server's log", rows: [{ line: lock ?? '-' }] },
+            ],
+            second,
+            lock,
+            oldRunning: onVictim.length,
+            ready,
+            vars: {
+              uid: short(second.metadata?.uid),
+              node: second.spec?.nodeName ?? '-',
+              victim: VICTIM,
+              pvc: CLAIM,
+              lock: lock ?? '-',
+            },
+          };
+        },
+        judge(seen) {
+          expect(seen.second.spec?.nodeName, `the second ${POD} runs on the other node`).to.equal(loss.OTHER);
+          expect(pvcName(seen.second), `the second ${POD} mounts the same claim`).to.equal(CLAIM);
+          expect(seen.oldRunning, `mariadbd still running on ${VICTIM}`).to.be.above(0);
+          expect(seen.lock, 'the second mysqld cannot lock the datadir the first still holds').to.match(
+            LOCK_MESSAGE,
+          );
+          expect(seen.ready, 'the second pod cannot serve while the first holds the datadir').to.equal(false);
+        },
+      }),
+      step({
+        id: 'reconnect',
+        title: `reconnect ${VICTIM}: its kubelet ends the old mysqld, the new ${POD} turns Ready, the row survived`,
+        async act(ctx) {
+          phase(`reconnect ${VICTIM}  ≙ docker network connect --ip <old> ${LAB_NETWORK} ${VICTIM}`);
+          const reconnectedAt = Date.now();
+          await lost!.undo();
+          const nodeBack = await loss.victimBack(ctx, reconnectedAt);
+          // If the new server gave up on the lock (it retries 30 s), it is in crash-loop back-off.
+          const b = plus(ctx.bounds.crashLoopRestart, ctx.bounds.mysqlStart);
+          const ready = await waitFor(ctx, `the new ${POD} Ready once the old mysqld is gone`, b, () =>
+            readyPod(ctx, POD, lost!.uid),
+          );
+          const readyAfter = seconds(reconnectedAt);
+          const left = (await loss.mysqldOn(VICTIM)).length;
+          const read = await loss.readRow(ctx);
+          const node = { ...nodeRow(loss.victimNode(ctx), VICTIM), 'Ready after': `+${nodeBack}s` };
+          const extra = { 'Ready after': `+${readyAfter}s`, [`mariadbd on ${VICTIM}`]: left, row: read };
+          return {
+            tables: [
+              { title: 'node', rows: [node] },
+              { title: 'pods', rows: [podRow(ctx, ready, extra)] },
+            ],
+            ready,
+            left,
+            read,
+            vars: { victim: VICTIM, node: ready.spec?.nodeName ?? '-', ready: readyAfter, left, row: read },
+          };
+        },
+        judge({ ready, left, read }) {
+          expect(ready.metadata?.uid, `${POD} is the second pod of the force delete`).to.equal(
+            second?.metadata?.uid,
+          );
+          expect(left, 'the returning kubelet stopped the old mysqld').to.equal(0);
+          expect(read, 'the row written before the partition, read back').to.equal(loss.ROW);
+        },
+      }),
+    ];
+  },
+};

@@ -1,0 +1,191 @@
+// (c) A lost pod comes back with the same name and the same volume, a new UID and usually a new
+// IP: clients must use DNS, and the data written before is still there. Proven for a graceful
+// delete (shown in the lab) and for a force delete (suite only).
+import { expect } from 'chai';
+import type { V1Pod } from '@kubernetes/client-node';
+import { worker } from '../lib/cluster/topology.ts';
+import { step, type Behaviour } from '../lib/behaviour/model.ts';
+import {
+  identityOf,
+  ipChanged,
+  samePodIdentity,
+  sameVolume,
+  volumeOf,
+  type PodIdentity,
+  type VolumeIdentity,
+} from '../lib/observe/evidence.ts';
+import { until } from '../lib/observe/waits.ts';
+import { note, phase } from '../lib/run/console.ts';
+import { waiting, type RunContext } from '../lib/run/run.ts';
+import { deploySeed, podRow, pvc, readyPod, seconds } from './support/lab-rows.ts';
+import { resolveUntil, sql, startClient } from './support/mysql.ts';
+
+const POD = 'mysql-0';
+const HOST = `${POD}.mysql`;
+const ROW = 'written before the loss';
+const WORKERS = [worker(1), worker(2)];
+const readRow = (ctx: RunContext) => sql(ctx, HOST, 'SELECT text FROM lab.notes WHERE id = 1');
+
+export const podLoss: Behaviour = {
+  name: 'pod-loss',
+  title: 'a lost pod comes back with the same name and volume',
+  steps() {
+    let current: V1Pod | undefined;
+    const volume = (ctx: RunContext) => volumeOf(pvc(ctx, `pvc-${POD}`)!);
+
+    /** Deletes mysql-0 and waits for a new mysql-0 Ready; what changed and what stayed. */
+    const deleteStep = (id: string, mode: 'graceful' | 'force') =>
+      step({
+        id,
+        title: `${mode} delete: same name, new UID, same PVC and PV, after the old pod is gone`,
+        async act(ctx) {
+          const before = identityOf(current!);
+          const volBefore = volume(ctx);
+          phase(
+            `${mode} delete of ${POD} (uid ${before.uid}, ip ${before.ip})  ≙ kubectl delete pod ${POD}${mode === 'force' ? ' --grace-period=0 --force' : ''}`,
+          );
+          const deletedAt = Date.now();
+          await ctx.faults.deletePod(ctx.ns, POD, { force: mode === 'force' });
+          const b = ctx.bounds.mysqlStart;
+          current = await waiting(
+            ctx,
+            until(ctx.rec, () => readyPod(ctx, POD, before.uid), {
+              timeout: b.seconds,
+              why: `a new ${POD} Ready (bound ${b.seconds}s: ${b.why}; a restart on the existing datadir)`,
+            }),
+          );
+          const after = identityOf(current);
+          const volAfter = volume(ctx);
+          const history = ctx.rec.history('pods', POD).filter((e) => e.at >= deletedAt);
+          const deletedAtEvent = history.find((e) => e.type === 'DELETED' && e.uid === before.uid)?.at;
+          const addedAtEvent = history.find((e) => e.type === 'ADDED' && e.uid === after.uid)?.at;
+          note(
+            ipChanged(before, after)
+              ? `IP changed ${before.ip} -> ${after.ip}`
+              : `IP reused: ${after.ip} (the CNI handed out the same free address; not guaranteed either way)`,
+          );
+          const since = (at: number | undefined) => (at === undefined ? '-' : `+${seconds(deletedAt, at)}s`);
+          return {
+            tables: [
+              {
+                title: `${POD} before and after`,
+                rows: [
+                  { '': 'before', ...identityRow(before, volBefore) },
+                  { '': 'after', ...identityRow(after, volAfter) },
+                ],
+              },
+              {
+                title: 'events since the delete',
+                rows: [
+                  {
+                    'old pod DELETED': since(deletedAtEvent),
+                    'new pod ADDED': since(addedAtEvent),
+                    'new pod Ready': since(Date.now()),
+                  },
+                ],
+              },
+            ],
+            before,
+            after,
+            volBefore,
+            volAfter,
+            deletedAtEvent,
+            addedAtEvent,
+            notes: [ipChanged(before, after) ? 'ipChanged' : 'ipReused'],
+            vars: { oldIp: before.ip ?? '-', newIp: after.ip ?? '-', pvc: volAfter.pvc },
+          };
+        },
+        judge(seen) {
+          samePodIdentity(seen.before, seen.after);
+          sameVolume(seen.volBefore, seen.volAfter);
+          expect(
+            seen.deletedAtEvent,
+            'the old pod object was deleted before the new one was made',
+          ).to.not.equal(undefined);
+          expect(seen.addedAtEvent, 'the new pod was seen ADDED on the watch').to.not.equal(undefined);
+          expect(seen.addedAtEvent!, 'the new pod appeared only after the old one was gone').to.be.at.least(
+            seen.deletedAtEvent!,
+          );
+          // The new pod mounts the same volume, so the node-local PV pins it to the same node.
+          expect(
+            seen.after.node,
+            'node-local PV: the pod comes back on the node that holds its volume',
+          ).to.equal(seen.before.node);
+        },
+      });
+
+    /** The DNS name leads to the new pod and the row written before is read back through it. */
+    const dnsStep = (id: string, mode: 'graceful' | 'force') =>
+      step({
+        id,
+        title: `after the ${mode} delete: ${HOST} resolves to the new pod and the row survived`,
+        async act(ctx) {
+          const ip = current!.status!.podIP!;
+          const dns = await resolveUntil(ctx, HOST, [ip]);
+          const read = await readRow(ctx);
+          note(
+            `DNS ${HOST} -> ${dns.ips.join(',')} (TTL ${dns.ttl}s, ${dns.tries} quer${dns.tries === 1 ? 'y' : 'ies'})`,
+          );
+          return {
+            tables: [
+              {
+                title: 'DNS and data',
+                rows: [{ name: HOST, answer: dns.ips.join(','), 'pod ip': ip, ttl: dns.ttl, row: read }],
+              },
+            ],
+            ip,
+            answer: dns.ips,
+            read,
+            vars: { ip, row: read },
+          };
+        },
+        judge(seen) {
+          expect(seen.answer, `${HOST} resolves to the new pod's IP only`).to.deep.equal([seen.ip]);
+          expect(seen.read, 'the row written before the loss, read back through DNS').to.equal(ROW);
+        },
+      });
+
+    return [
+      step({
+        id: 'deploy',
+        title: `deploy the seed StatefulSet (1 replica) and a client pod, write a row through ${HOST}`,
+        async act(ctx) {
+          phase('deploy the seed StatefulSet (1 replica) and a client pod');
+          await deploySeed(ctx, { replicas: 1, nodeNames: WORKERS });
+          await startClient(ctx, WORKERS[0]);
+          const b = ctx.bounds.mysqlStart;
+          current = await waiting(
+            ctx,
+            until(ctx.rec, () => readyPod(ctx, POD), {
+              timeout: b.seconds,
+              why: `${POD} Running and Ready (bound ${b.seconds}s: ${b.why})`,
+            }),
+          );
+          phase('write a row before the loss');
+          await sql(
+            ctx,
+            HOST,
+            `CREATE DATABASE lab; CREATE TABLE lab.notes (id INT PRIMARY KEY, text VARCHAR(64)); INSERT INTO lab.notes VALUES (1, '${ROW}')`,
+          );
+          const read = await readRow(ctx);
+          return {
+            tables: [{ title: 'pods', rows: [podRow(ctx, current, { row: read })] }],
+            read,
+            vars: { row: read },
+          };
+        },
+        judge(seen) {
+          expect(seen.read, 'the row reads back as written').to.equal(ROW);
+        },
+      }),
+      deleteStep('delete', 'graceful'),
+      dnsStep('dns-data', 'graceful'),
+      deleteStep('force-delete', 'force'),
+      dnsStep('force-dns-data', 'force'),
+    ];
+  },
+};
+
+function identityRow(p: PodIdentity, v: VolumeIdentity) {
+  return { name: p.name, uid: p.uid, ip: p.ip, node: p.node, pvc: v.pvc, pvcUid: v.pvcUid, pv: v.pv };
+}

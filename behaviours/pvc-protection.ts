@@ -1,0 +1,179 @@
+// A PVC deleted while a running pod uses it is not removed: it waits, Terminating, held by the
+// kubernetes.io/pvc-protection finalizer, until the pod is gone. A claim no pod uses, deleted right
+// after it, is the control: the protection controller works its queue in order, so once the control
+// is gone it has judged ours too, and the claim still standing is its decision, not its delay.
+import { expect } from 'chai';
+import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { step, type Behaviour } from '../lib/behaviour/model.ts';
+import type { RecordedEvent } from '../lib/observe/recorder.ts';
+import { until } from '../lib/observe/waits.ts';
+import { phase } from '../lib/run/console.ts';
+import { createAll, waiting, type RunContext } from '../lib/run/run.ts';
+import { deploySeed, pvc, readyPod, seconds, short } from './support/lab-rows.ts';
+import { scaleDown } from './support/scale.ts';
+
+const POD = 'mysql-0';
+const CLAIM = `pvc-${POD}`;
+/** Same class as the seed's claims; no pod mounts it, so nothing protects it. */
+const CONTROL = 'unused-claim';
+const FINALIZER = 'kubernetes.io/pvc-protection';
+
+/** The claim as the API server has it now (a fresh read, not the recorder's copy); undefined once gone. */
+async function readClaim(ctx: RunContext, name: string): Promise<V1PersistentVolumeClaim | undefined> {
+  return ctx.kube.core.readNamespacedPersistentVolumeClaim({ name, namespace: ctx.ns }).catch((err) => {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  });
+}
+
+const claimRow = (label: string, c: V1PersistentVolumeClaim | undefined) => ({
+  claim: label,
+  phase: c?.status?.phase ?? 'gone',
+  terminating: c?.metadata?.deletionTimestamp ? 'yes' : 'no',
+  finalizers: c?.metadata?.finalizers?.join(',') || 'none',
+});
+
+/** A DELETED event of `name` received on the live watch (not reconstructed by a re-list). */
+const deletedOnWatch = (ctx: RunContext, resource: string, name: string) =>
+  ctx.rec
+    .history(resource, name)
+    .find((e) => e.type === 'DELETED' && e.namespace === ctx.ns && e.source === 'watch' && !e.relisted);
+
+export const pvcProtection: Behaviour = {
+  name: 'pvc-protection',
+  title: 'a deleted PVC of a running pod waits, Terminating, until the pod is gone',
+  steps() {
+    let podUid = '';
+    let deletedAt = 0;
+    return [
+      step({
+        id: 'deploy',
+        title: `${POD} Ready on ${CLAIM}; both claims carry the ${FINALIZER} finalizer`,
+        async act(ctx) {
+          phase(`deploy the seed StatefulSet (1 replica) and a claim no pod uses, ${CONTROL}`);
+          await deploySeed(ctx, { replicas: 1 });
+          await createAll(ctx, [
+            {
+              apiVersion: 'v1',
+              kind: 'PersistentVolumeClaim',
+              metadata: { name: CONTROL },
+              spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+            } as V1PersistentVolumeClaim,
+          ]);
+          const b = ctx.bounds.mysqlStart;
+          const pod = await waiting(
+            ctx,
+            until(ctx.rec, () => readyPod(ctx, POD), {
+              timeout: b.seconds,
+              why: `${POD} Ready (bound ${b.seconds}s: ${b.why})`,
+            }),
+          );
+          podUid = pod.metadata!.uid!;
+          const claims = [pvc(ctx, CLAIM), pvc(ctx, CONTROL)];
+          return {
+            tables: [{ title: 'claims', rows: [claimRow(CLAIM, claims[0]), claimRow(CONTROL, claims[1])] }],
+            claims,
+            vars: { pod: POD, claim: CLAIM },
+          };
+        },
+        judge({ claims: [used, control] }) {
+          expect(used?.status?.phase, `${CLAIM} is Bound to the running pod's volume`).to.equal('Bound');
+          for (const c of [used, control])
+            expect(
+              c?.metadata?.finalizers,
+              `${c?.metadata?.name} carries the protection finalizer`,
+            ).to.include(FINALIZER);
+        },
+      }),
+      step({
+        id: 'delete-claim',
+        title: `deleting ${CLAIM} leaves it Terminating while ${POD} runs; the unused claim goes at once`,
+        async act(ctx) {
+          phase(`delete ${CLAIM}, then ${CONTROL}  ≙ kubectl delete pvc ${CLAIM} ${CONTROL} --wait=false`);
+          deletedAt = Date.now();
+          await ctx.kube.core.deleteNamespacedPersistentVolumeClaim({ name: CLAIM, namespace: ctx.ns });
+          await ctx.kube.core.deleteNamespacedPersistentVolumeClaim({ name: CONTROL, namespace: ctx.ns });
+          const b = ctx.bounds.controllerReaction;
+          const control = await waiting(
+            ctx,
+            until(ctx.rec, () => deletedOnWatch(ctx, 'persistentvolumeclaims', CONTROL), {
+              timeout: b.seconds,
+              why: `${CONTROL} DELETED on the watch: the protection controller lifts an unused claim's finalizer (bound ${b.seconds}s: ${b.why})`,
+            }),
+          );
+          // Read back from the API server, not from the recorder: the state after the controller acted.
+          const claim = await readClaim(ctx, CLAIM);
+          const pod = await ctx.kube.core.readNamespacedPod({ name: POD, namespace: ctx.ns });
+          return {
+            tables: [
+              {
+                title: `read from the API server +${seconds(deletedAt)}s after the delete`,
+                rows: [
+                  claimRow(CLAIM, claim),
+                  { ...claimRow(CONTROL, undefined), 'DELETED at': `+${seconds(deletedAt, control.at)}s` },
+                ],
+              },
+              { title: 'pod', rows: [{ pod: POD, uid: short(pod.metadata?.uid), phase: pod.status?.phase }] },
+            ],
+            claim,
+            pod,
+            claimDeleted: deletedOnWatch(ctx, 'persistentvolumeclaims', CLAIM),
+            vars: { claim: CLAIM, pod: POD },
+          };
+        },
+        judge({ claim, pod, claimDeleted }) {
+          expect(claim, `${CLAIM} still exists after the unused claim was removed`).to.not.equal(undefined);
+          expect(
+            claim!.metadata?.deletionTimestamp,
+            `${CLAIM} is marked for deletion (Terminating)`,
+          ).to.not.equal(undefined);
+          expect(claim!.metadata?.finalizers, `${CLAIM} is held by ${FINALIZER}`).to.include(FINALIZER);
+          expect(claimDeleted, `no DELETED event of ${CLAIM} was seen`).to.equal(undefined);
+          expect(pod.metadata?.uid, `${POD} is the same pod (uid ${short(podUid)})`).to.equal(podUid);
+          expect(pod.status?.phase, `${POD} keeps running on its claim`).to.equal('Running');
+        },
+      }),
+      step({
+        id: 'pod-gone',
+        title: `once ${POD} is gone, ${CLAIM} is removed — after the pod, never before`,
+        async act(ctx) {
+          phase(`scale the StatefulSet to 0  ≙ kubectl scale sts mysql --replicas=0`);
+          const sts = await ctx.kube.apps.readNamespacedStatefulSet({ name: 'mysql', namespace: ctx.ns });
+          const { at } = await scaleDown(ctx, sts, 0);
+          const b = ctx.bounds.controllerReaction;
+          await waiting(
+            ctx,
+            until(ctx.rec, () => deletedOnWatch(ctx, 'persistentvolumeclaims', CLAIM), {
+              timeout: b.seconds,
+              why: `${CLAIM} DELETED on the watch once its pod is gone (bound ${b.seconds}s: ${b.why})`,
+            }),
+          );
+          const podGone = deletedOnWatch(ctx, 'pods', POD);
+          const claimGone = deletedOnWatch(ctx, 'persistentvolumeclaims', CLAIM);
+          const when = (e: RecordedEvent | undefined) => (e ? `+${seconds(at, e.at)}s` : 'not seen');
+          return {
+            tables: [
+              {
+                title: 'DELETED events on the live watch, since the scale-down',
+                rows: [
+                  { object: `pod ${POD}`, deleted: when(podGone) },
+                  { object: `claim ${CLAIM}`, deleted: when(claimGone) },
+                ],
+              },
+            ],
+            order: [podGone, claimGone].map((e) => (e ? ctx.rec.events.indexOf(e) : -1)),
+            claimNow: await readClaim(ctx, CLAIM),
+            vars: { claim: CLAIM, pod: POD },
+          };
+        },
+        judge({ order: [pod, claim], claimNow }) {
+          expect(pod, `${POD} DELETED seen on the watch`).to.be.at.least(0);
+          expect(claim, `${CLAIM} DELETED seen after ${POD} DELETED, in the order received`).to.be.above(
+            pod!,
+          );
+          expect(claimNow, `${CLAIM} is gone from the API server`).to.equal(undefined);
+        },
+      }),
+    ];
+  },
+};

@@ -1,0 +1,61 @@
+// What a behaviour is, in code: the steps that show it on the cluster. Each step acts and returns
+// what it observed; its judgement passes, or throws with the evidence. The scenario runner (mocha)
+// and the lab runner call the same two functions, so a lab can be neither stricter nor looser than
+// CI. A lab's words live in labs/<name>/text.yaml; a step with no words there is one the lab hides
+// (it runs in the suite only), never one the lab judges differently.
+import type { EvidenceRow } from '../run/console.ts';
+import type { RunContext } from '../run/run.ts';
+
+export interface Table {
+  title: string;
+  rows: EvidenceRow[];
+}
+
+export interface Observation {
+  /** What the cluster did: the scenario prints them as evidence, the lab as tables. */
+  tables?: Table[];
+  /** Values for the {placeholders} of the lab's held/missed sentences. */
+  vars?: Record<string, string | number>;
+  /** Keys of the lab step's notes (text.yaml `notes.<key>`) to print after the verdict. */
+  notes?: string[];
+}
+
+export interface Step<O extends Observation = Observation> {
+  /** The step's id: the same as its words' id in labs/<name>/text.yaml when the lab shows it. */
+  id: string;
+  /** The scenario's test title (English; the lab's titles come from text.yaml). */
+  title: string;
+  /** Acts on the cluster and returns what it saw. Throwing means the step could not be carried out. */
+  act(ctx: RunContext): Promise<O>;
+  /** Judges what was seen: returns when the behaviour held, throws an assertion with the evidence. */
+  judge(seen: O, ctx: RunContext): void;
+}
+
+export interface Behaviour {
+  /** Scenario name, lab name, artifacts directory and namespace prefix. */
+  name: string;
+  /** What it proves, in one line: the scenario's describe title after "<name>: ". */
+  title: string;
+  /** Fresh steps for one run: they may share state through the closure. */
+  steps(): Step[];
+}
+
+/** Ties a step's act and judge together with one observation type. */
+export function step<O extends Observation>(s: Step<O>): Step {
+  return s as unknown as Step;
+}
+
+/** Runs one judgement for a runner: undefined when it held, else the assertion's message. */
+export function verdictOf(s: Step, seen: Observation, ctx: RunContext): string | undefined {
+  try {
+    s.judge(seen, ctx);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** Said of every step after one whose action threw: the cluster is not where the step starts from. */
+export function notReached(brokenStep: string): string {
+  return `not reached: step "${brokenStep}" could not be carried out, so the cluster is not in the state this step starts from`;
+}

@@ -1,0 +1,83 @@
+// The scenario runner: a behaviour becomes a mocha `describe` with one `it` per step, on one run
+// (lib/run/run.ts) opened before the first step and closed after the last. `npm run scenario --
+// --grep <name>` selects behaviours by name.
+import { evidence, note } from '../run/console.ts';
+import type { Verdict } from '../report/data.ts';
+import { closeRun, openRun, type Run } from '../run/run.ts';
+import { notReached, type Behaviour } from './model.ts';
+
+/** Opening a run: connect, repair, sweep, namespace, first list of every watched resource. */
+const OPEN_BOUND_MS = 120_000;
+/** Closing: undo faults (a node restart is bounded inside the undo), diagnostics, namespace delete. */
+const CLOSE_BOUND_MS = 300_000;
+
+export function describeBehaviour(b: Behaviour): void {
+  describe(`${b.name}: ${b.title}`, function () {
+    let run: Run | undefined;
+    let broken: string | undefined;
+    const verdicts: Verdict[] = [];
+
+    before(async function () {
+      this.timeout(OPEN_BOUND_MS);
+      run = await openRun(b.name);
+      for (const u of run.repaired) note(`repaired what an earlier run left: ${u}`);
+      for (const s of run.swept) note(`swept namespace ${s} of an earlier run`);
+      note(`namespace ${run.ctx.ns}; recording pods, PVCs, events, endpointslices, nodes, PVs`);
+    });
+
+    for (const s of b.steps()) {
+      it(s.title, async function () {
+        if (broken) throw new Error(notReached(broken));
+        const ctx = run!.ctx;
+        let seen;
+        try {
+          seen = await s.act(ctx);
+        } catch (err) {
+          broken = s.id;
+          throw err;
+        }
+        for (const t of seen.tables ?? []) evidence(t.title, t.rows);
+        s.judge(seen, ctx);
+      });
+    }
+
+    afterEach(function () {
+      const test = this.currentTest;
+      if (!test) return;
+      verdicts.push({
+        title: test.title,
+        state: test.state ?? 'pending',
+        at: Date.now(),
+        ...(test.duration !== undefined ? { ms: test.duration } : {}),
+        ...(test.err ? { message: test.err.message } : {}),
+      });
+    });
+
+    after(async function () {
+      this.timeout(CLOSE_BOUND_MS);
+      if (!run) return;
+      // A failed before/beforeEach hook skips the tests (no afterEach runs): it is a verdict too.
+      for (const hook of failedHooks(this.test?.parent))
+        verdicts.push({ title: hook.title, state: 'failed', at: Date.now(), message: hook.err?.message });
+      const total = (performance.now() - run.t0) / 1000;
+      const waited = run.ctx.waited;
+      note(
+        `time: ${total.toFixed(1)}s in all, ${waited.toFixed(1)}s waiting for Kubernetes (grace periods, tolerations, MySQL start), ${(total - waited).toFixed(1)}s harness and API calls`,
+      );
+      const closed = await closeRun(run, { verdicts, artifacts: true, waitGone: false });
+      if (closed.diagnostics) note(`diagnostics in ${closed.diagnostics}`);
+      if (closed.kept) note(`kept namespace ${run.ctx.ns} (LAB_KEEP)`);
+    });
+  });
+}
+
+/** Hooks of the suite that failed so far. Mocha keeps them per suite (getHooks, in its source but
+ * not its types); its base reporter hands a failed runnable its error as `err`. */
+function failedHooks(suite: Mocha.Suite | undefined): Array<Mocha.Hook & { err?: Error }> {
+  const hooks = suite as unknown as
+    { getHooks?: (type: string) => Array<Mocha.Hook & { err?: Error }> } | undefined;
+  if (!hooks?.getHooks) return [];
+  return ['beforeAll', 'beforeEach', 'afterEach']
+    .flatMap((type) => hooks.getHooks!(type) ?? [])
+    .filter((h) => h.state === 'failed');
+}
