@@ -8,9 +8,9 @@ import { step, type Behaviour } from '../lib/behaviour/model.ts';
 import { worker } from '../lib/cluster/topology.ts';
 import { EvidenceError } from '../lib/observe/evidence.ts';
 import { isPodReady } from '../lib/observe/k8s-facts.ts';
-import { until } from '../lib/observe/waits.ts';
+
 import { note, phase } from '../lib/run/console.ts';
-import { waiting, type RunContext } from '../lib/run/run.ts';
+import { type RunContext, waitFor } from '../lib/run/run.ts';
 import {
   answerIs,
   answerOf,
@@ -23,8 +23,9 @@ import {
   slowMysqlClient,
   SLOW_SECONDS,
 } from './support/endpoints.ts';
-import { deploySeed, pod, podRow, readyPod, seconds, short } from './support/lab-rows.ts';
+import { deploySeed, pod, podRow, readyPod, seconds, uidPrefix } from './support/pods.ts';
 import { resolve, startClient } from './support/mysql.ts';
+import { times } from '../lib/cluster/settings.ts';
 
 const SERVICE = 'mysql';
 const REPLICAS = 3;
@@ -65,7 +66,7 @@ export const headlessDns: Behaviour = {
               pod: SLOW,
               phase: now.status?.phase,
               ready: isPodReady(now),
-              uid: short(now.metadata!.uid),
+              uid: uidPrefix(now.metadata!.uid),
               'same uid': now.metadata!.uid === slowUid,
               restarts: restarts(now),
               [slow ? 'Ready=False' : 'Ready=True']: `+${podAt}s`,
@@ -94,12 +95,11 @@ export const headlessDns: Behaviour = {
           await deploySeed(ctx, { replicas: REPLICAS, nodeNames: WORKERS });
           await startClient(ctx, WORKERS[0]);
           const b = ctx.bounds.mysqlStart;
-          await waiting(
+          await waitFor(
             ctx,
-            until(ctx.rec, () => PODS.every((n) => readyPod(ctx, n)) && readyIps(ctx).length === REPLICAS, {
-              timeout: REPLICAS * b.seconds,
-              why: `${PODS.join(', ')} Ready and ${REPLICAS} ready endpoints in the EndpointSlice (bound ${REPLICAS} × ${b.seconds}s: OrderedReady starts them one after another, each ${b.why})`,
-            }),
+            `${PODS.join(', ')} Ready and ${REPLICAS} ready endpoints (OrderedReady starts them one after another)`,
+            times(REPLICAS, b),
+            () => PODS.every((n) => readyPod(ctx, n)) && readyIps(ctx).length === REPLICAS,
           );
           const pods = PODS.map((n) => pod(ctx, n)!);
           ips = Object.fromEntries(pods.map((p) => [p.metadata!.name!, p.status!.podIP!]));

@@ -5,14 +5,14 @@
 import { expect } from 'chai';
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
-import type { Bound } from '../lib/cluster/settings.ts';
+
 import { worker } from '../lib/cluster/topology.ts';
 import { EvidenceError } from '../lib/observe/evidence.ts';
 import { pvcName } from '../lib/observe/k8s-facts.ts';
-import { until, type Check } from '../lib/observe/waits.ts';
+
 import { phase, type EvidenceRow as Row } from '../lib/run/console.ts';
-import { createAll, waiting, type RunContext } from '../lib/run/run.ts';
-import { deploySeed, pvc, readyPod, seconds } from './support/lab-rows.ts';
+import { createAll, type RunContext, waitFor } from '../lib/run/run.ts';
+import { deploySeed, pvc, readyPod, seconds } from './support/pods.ts';
 import { deploymentOf, renderSeed } from './support/seed.ts';
 
 // The StatefulSet, also its headless Service (the pods' subdomain); the Deployment of the contrast.
@@ -80,10 +80,6 @@ function assertRows(seen: Row[], promised: Row[]): void {
   });
 }
 
-/** Waits on recorded events until `check` answers, within a bound its message quotes. */
-const within = <T>(ctx: RunContext, b: Bound, what: string, check: Check<T>) =>
-  waiting(ctx, until(ctx.rec, check, { timeout: b.seconds, why: `${what} (bound ${b.seconds}s: ${b.why})` }));
-
 export const naming: Behaviour = {
   name: 'naming',
   title: 'pods and volumes share the ordinal',
@@ -97,7 +93,7 @@ export const naming: Behaviour = {
         await deploySeed(ctx, { replicas: REPLICAS, nodeNames: NODES });
         const b = ctx.bounds.mysqlStart; // OrderedReady: one MySQL start after another
         const bound = { seconds: REPLICAS * b.seconds, why: `${REPLICAS} × ${b.seconds}s, ${b.why}` };
-        await within(ctx, bound, `${PODS.join(', ')} Ready`, () => PODS.every((n) => readyPod(ctx, n)));
+        await waitFor(ctx, `${PODS.join(', ')} Ready`, bound, () => PODS.every((n) => readyPod(ctx, n)));
         const sts = await ctx.kube.apps.readNamespacedStatefulSet({ name: STS, namespace: ctx.ns });
         const pods = podsOf(ctx, 'mysql-sts');
         const [rows, names] = [pods.map(podRow), pods.map(nameOf).join(', ')];
@@ -121,7 +117,7 @@ export const naming: Behaviour = {
         const pvOf = (c?: V1PersistentVolumeClaim) =>
           ctx.rec.get<V1PersistentVolume>('persistentvolumes', c?.spec?.volumeName ?? '');
         // The pods are Ready, so their volumes are bound; the recorder may see the PV a moment later.
-        await within(ctx, ctx.bounds.controllerReaction, `${PVCS.join(', ')} Bound, their PVs seen`, () =>
+        await waitFor(ctx, `${PVCS.join(', ')} Bound, their PVs seen`, ctx.bounds.controllerReaction, () =>
           PVCS.every((n) => pvc(ctx, n)?.status?.phase === 'Bound' && pvOf(pvc(ctx, n))),
         );
         const pods = podsOf(ctx, 'mysql-sts');
@@ -158,7 +154,7 @@ export const naming: Behaviour = {
         await createAll(ctx, [deploymentOf(sts, DEPLOY)]);
         // Names are given when the ReplicaSet creates the pods: created and scheduled is enough.
         const b = ctx.bounds.podStart;
-        const pods = await within(ctx, b, `${DEPLOY_REPLICAS} pods of ${DEPLOY} scheduled`, () => {
+        const pods = await waitFor(ctx, `${DEPLOY_REPLICAS} pods of ${DEPLOY} scheduled`, b, () => {
           const ps = podsOf(ctx, DEPLOY);
           return ps.length === DEPLOY_REPLICAS && ps.every((p) => p.spec?.nodeName) && ps;
         });
@@ -190,7 +186,7 @@ export const naming: Behaviour = {
         const deletedAt = Date.now();
         await ctx.faults.deletePod(ctx.ns, old);
         const b = ctx.bounds.controllerReaction;
-        const replacement = await within(ctx, b, `the ReplicaSet replaces ${old}`, () =>
+        const replacement = await waitFor(ctx, `the ReplicaSet replaces ${old}`, b, () =>
           podsOf(ctx, DEPLOY).find((p) => !before.some((q) => q.metadata!.uid === p.metadata!.uid)),
         );
         const now = nameOf(replacement);

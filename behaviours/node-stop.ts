@@ -13,12 +13,13 @@ import { OUT_OF_SERVICE_TAINT, type Undo } from '../lib/faults/faults.ts';
 import { identityOf, samePodIdentity, sameVolume, volumeOf } from '../lib/observe/evidence.ts';
 import { isPodReady, nodeReadyStatus } from '../lib/observe/k8s-facts.ts';
 import { phase } from '../lib/run/console.ts';
-import { createAll, type RunContext } from '../lib/run/run.ts';
-import { nodeRow, pod, podRow, pvc, readyPod, seconds, short } from './support/lab-rows.ts';
+import { createAll, waitFor, type RunContext } from '../lib/run/run.ts';
+import { plus } from '../lib/cluster/settings.ts';
+import { nodeRow, pod, podRow, pvc, readyPod, seconds, uidPrefix } from './support/pods.ts';
 import * as loss from './support/node-loss.ts';
 import { deploymentOf } from './support/seed.ts';
 
-const { POD, VICTIM, OTHER, waitFor, plus } = loss;
+const { POD, VICTIM, OTHER } = loss;
 /** The contrast's StatefulSet on node-local storage, beside `mysql` in the same namespace. */
 const LOCAL = 'local-0';
 /** What the scheduler says of a pod whose PV is on a node it cannot use. */
@@ -210,7 +211,7 @@ export const nodeStop: Behaviour = {
           const sts =
             seenLoss.uids
               .filter((u) => u !== old.uid)
-              .map(short)
+              .map(uidPrefix)
               .join(',') || 'none';
           const owners = [
             { owner: 'Deployment', pod: webPod.metadata?.name, node: webPod.spec?.nodeName, replacement },

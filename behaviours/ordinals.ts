@@ -11,7 +11,7 @@ import { worker } from '../lib/cluster/topology.ts';
 import { eachAfter, orderedBy, type PodMoment } from '../lib/observe/evidence.ts';
 import { phase } from '../lib/run/console.ts';
 import { createAll, type RunContext } from '../lib/run/run.ts';
-import { deploySeed, short } from './support/lab-rows.ts';
+import { deploySeed, uidPrefix } from './support/pods.ts';
 import {
   eventTable,
   onLiveWatch,
@@ -26,6 +26,7 @@ import {
   type Watched,
 } from './support/scale.ts';
 import { renderSeed } from './support/seed.ts';
+import { times } from '../lib/cluster/settings.ts';
 
 const STS = 'mysql';
 const PARALLEL = 'mysql-parallel';
@@ -56,7 +57,7 @@ export const ordinals: Behaviour = {
       title,
       rows: podsOf(ctx, STS).map((p) => ({
         pod: p.metadata!.name,
-        uid: short(p.metadata!.uid),
+        uid: uidPrefix(p.metadata!.uid),
         revision: revisionOf(p),
         updated: revisionOf(p) === newRevision,
       })),
@@ -71,7 +72,7 @@ export const ordinals: Behaviour = {
           await deploySeed(ctx, SEED);
           phase('scale to 3  ≙ kubectl scale sts mysql --replicas=3');
           const t0 = await scale(ctx, STS, 3);
-          await settled(ctx, STS, 3, ctx.bounds.mysqlStart, 3, 'one MySQL first start after another');
+          await settled(ctx, STS, 3, times(3, ctx.bounds.mysqlStart), 'one MySQL first start after another');
           const w = watched(ctx, STS, t0);
           return {
             tables: [eventTable('watch events, scale 0 → 3', w, ['added', 'ready'], names(STS, [0, 1, 2]))],
@@ -178,7 +179,7 @@ export const ordinals: Behaviour = {
         async act(ctx) {
           phase('scale to 1  ≙ kubectl scale sts mysql --replicas=1');
           const t0 = await scale(ctx, STS, 1);
-          await settled(ctx, STS, 1, ctx.bounds.mysqlStop, 2, 'one graceful stop after the other');
+          await settled(ctx, STS, 1, times(2, ctx.bounds.mysqlStop), 'one graceful stop after the other');
           const w = watched(ctx, STS, t0);
           return {
             tables: [eventTable('watch events, scale 3 → 1', w, ['removing', 'gone'], names(STS, [2, 1]))],
@@ -213,7 +214,13 @@ export const ordinals: Behaviour = {
           await createAll(ctx, [sts]);
           phase(`scale to 3  ≙ kubectl scale sts ${PARALLEL} --replicas=3`);
           const t0 = await scale(ctx, PARALLEL, 3);
-          await settled(ctx, PARALLEL, 3, ctx.bounds.mysqlStart, 2, 'three MySQL first starts side by side');
+          await settled(
+            ctx,
+            PARALLEL,
+            3,
+            times(2, ctx.bounds.mysqlStart),
+            'three MySQL first starts side by side',
+          );
           const w = watched(ctx, PARALLEL, t0);
           const expected = names(PARALLEL, [0, 1, 2]);
           const ats = w.added.map((m) => m.at);

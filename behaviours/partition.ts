@@ -10,11 +10,12 @@ import { LAB_NETWORK } from '../lib/cluster/paths.ts';
 import { kubectl } from '../lib/cluster/shell.ts';
 import { isPodReady, pvcName } from '../lib/observe/k8s-facts.ts';
 import { phase } from '../lib/run/console.ts';
-import type { RunContext } from '../lib/run/run.ts';
-import { nodeRow, pod, podRow, readyPod, seconds, short } from './support/lab-rows.ts';
+import { waitFor, type RunContext } from '../lib/run/run.ts';
+import { plus } from '../lib/cluster/settings.ts';
+import { nodeRow, pod, podRow, readyPod, seconds, uidPrefix } from './support/pods.ts';
 import * as loss from './support/node-loss.ts';
 
-const { POD, CLAIM, VICTIM, waitFor, plus } = loss;
+const { POD, CLAIM, VICTIM } = loss;
 /** MariaDB on a datadir another server holds: "Can't lock aria control file … error: 11", or InnoDB's ibdata1. */
 const LOCK_MESSAGE = /Unable to lock|Can't lock/i;
 
@@ -78,7 +79,7 @@ export const partition: Behaviour = {
           const row = (p: V1Pod, which: string, mariadbd: number, isReady: string) => ({
             node: p.spec?.nodeName,
             pod: `${POD} (${which})`,
-            uid: short(p.metadata?.uid),
+            uid: uidPrefix(p.metadata?.uid),
             pvc: pvcName(p),
             mariadbd,
             ready: isReady,
@@ -97,7 +98,7 @@ export const partition: Behaviour = {
             oldRunning: onVictim.length,
             ready,
             vars: {
-              uid: short(second.metadata?.uid),
+              uid: uidPrefix(second.metadata?.uid),
               node: second.spec?.nodeName ?? '-',
               victim: VICTIM,
               pvc: CLAIM,

@@ -14,10 +14,10 @@ import {
   type PodIdentity,
   type VolumeIdentity,
 } from '../lib/observe/evidence.ts';
-import { until } from '../lib/observe/waits.ts';
+
 import { note, phase } from '../lib/run/console.ts';
-import { waiting, type RunContext } from '../lib/run/run.ts';
-import { deploySeed, podRow, pvc, readyPod, seconds } from './support/lab-rows.ts';
+import { type RunContext, waitFor } from '../lib/run/run.ts';
+import { deploySeed, podRow, pvc, readyPod, seconds } from './support/pods.ts';
 import { resolveUntil, sql, startClient } from './support/mysql.ts';
 
 const POD = 'mysql-0';
@@ -47,13 +47,7 @@ export const podLoss: Behaviour = {
           const deletedAt = Date.now();
           await ctx.faults.deletePod(ctx.ns, POD, { force: mode === 'force' });
           const b = ctx.bounds.mysqlStart;
-          current = await waiting(
-            ctx,
-            until(ctx.rec, () => readyPod(ctx, POD, before.uid), {
-              timeout: b.seconds,
-              why: `a new ${POD} Ready (bound ${b.seconds}s: ${b.why}; a restart on the existing datadir)`,
-            }),
-          );
+          current = await waitFor(ctx, `a new ${POD} Ready`, b, () => readyPod(ctx, POD, before.uid));
           const after = identityOf(current);
           const volAfter = volume(ctx);
           const history = ctx.rec.history('pods', POD).filter((e) => e.at >= deletedAt);
@@ -154,13 +148,7 @@ export const podLoss: Behaviour = {
           await deploySeed(ctx, { replicas: 1, nodeNames: WORKERS });
           await startClient(ctx, WORKERS[0]);
           const b = ctx.bounds.mysqlStart;
-          current = await waiting(
-            ctx,
-            until(ctx.rec, () => readyPod(ctx, POD), {
-              timeout: b.seconds,
-              why: `${POD} Running and Ready (bound ${b.seconds}s: ${b.why})`,
-            }),
-          );
+          current = await waitFor(ctx, `${POD} Running and Ready`, b, () => readyPod(ctx, POD));
           phase('write a row before the loss');
           await sql(
             ctx,

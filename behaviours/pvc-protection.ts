@@ -6,10 +6,10 @@ import { expect } from 'chai';
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
 import type { RecordedEvent } from '../lib/observe/recorder.ts';
-import { until } from '../lib/observe/waits.ts';
+
 import { phase } from '../lib/run/console.ts';
-import { createAll, waiting, type RunContext } from '../lib/run/run.ts';
-import { deploySeed, pvc, readyPod, seconds, short } from './support/lab-rows.ts';
+import { createAll, type RunContext, waitFor } from '../lib/run/run.ts';
+import { deploySeed, pvc, readyPod, seconds, uidPrefix } from './support/pods.ts';
 import { scaleDown } from './support/scale.ts';
 
 const POD = 'mysql-0';
@@ -61,13 +61,7 @@ export const pvcProtection: Behaviour = {
             } as V1PersistentVolumeClaim,
           ]);
           const b = ctx.bounds.mysqlStart;
-          const pod = await waiting(
-            ctx,
-            until(ctx.rec, () => readyPod(ctx, POD), {
-              timeout: b.seconds,
-              why: `${POD} Ready (bound ${b.seconds}s: ${b.why})`,
-            }),
-          );
+          const pod = await waitFor(ctx, `${POD} Ready`, b, () => readyPod(ctx, POD));
           podUid = pod.metadata!.uid!;
           const claims = [pvc(ctx, CLAIM), pvc(ctx, CONTROL)];
           return {
@@ -94,12 +88,8 @@ export const pvcProtection: Behaviour = {
           await ctx.kube.core.deleteNamespacedPersistentVolumeClaim({ name: CLAIM, namespace: ctx.ns });
           await ctx.kube.core.deleteNamespacedPersistentVolumeClaim({ name: CONTROL, namespace: ctx.ns });
           const b = ctx.bounds.controllerReaction;
-          const control = await waiting(
-            ctx,
-            until(ctx.rec, () => deletedOnWatch(ctx, 'persistentvolumeclaims', CONTROL), {
-              timeout: b.seconds,
-              why: `${CONTROL} DELETED on the watch: the protection controller lifts an unused claim's finalizer (bound ${b.seconds}s: ${b.why})`,
-            }),
+          const control = await waitFor(ctx, `${CONTROL} DELETED on the watch`, b, () =>
+            deletedOnWatch(ctx, 'persistentvolumeclaims', CONTROL),
           );
           // Read back from the API server, not from the recorder: the state after the controller acted.
           const claim = await readClaim(ctx, CLAIM);
@@ -113,7 +103,10 @@ export const pvcProtection: Behaviour = {
                   { ...claimRow(CONTROL, undefined), 'DELETED at': `+${seconds(deletedAt, control.at)}s` },
                 ],
               },
-              { title: 'pod', rows: [{ pod: POD, uid: short(pod.metadata?.uid), phase: pod.status?.phase }] },
+              {
+                title: 'pod',
+                rows: [{ pod: POD, uid: uidPrefix(pod.metadata?.uid), phase: pod.status?.phase }],
+              },
             ],
             claim,
             pod,
@@ -129,7 +122,7 @@ export const pvcProtection: Behaviour = {
           ).to.not.equal(undefined);
           expect(claim!.metadata?.finalizers, `${CLAIM} is held by ${FINALIZER}`).to.include(FINALIZER);
           expect(claimDeleted, `no DELETED event of ${CLAIM} was seen`).to.equal(undefined);
-          expect(pod.metadata?.uid, `${POD} is the same pod (uid ${short(podUid)})`).to.equal(podUid);
+          expect(pod.metadata?.uid, `${POD} is the same pod (uid ${uidPrefix(podUid)})`).to.equal(podUid);
           expect(pod.status?.phase, `${POD} keeps running on its claim`).to.equal('Running');
         },
       }),
@@ -141,12 +134,8 @@ export const pvcProtection: Behaviour = {
           const sts = await ctx.kube.apps.readNamespacedStatefulSet({ name: 'mysql', namespace: ctx.ns });
           const { at } = await scaleDown(ctx, sts, 0);
           const b = ctx.bounds.controllerReaction;
-          await waiting(
-            ctx,
-            until(ctx.rec, () => deletedOnWatch(ctx, 'persistentvolumeclaims', CLAIM), {
-              timeout: b.seconds,
-              why: `${CLAIM} DELETED on the watch once its pod is gone (bound ${b.seconds}s: ${b.why})`,
-            }),
+          await waitFor(ctx, `${CLAIM} DELETED on the watch once its pod is gone`, b, () =>
+            deletedOnWatch(ctx, 'persistentvolumeclaims', CLAIM),
           );
           const podGone = deletedOnWatch(ctx, 'pods', POD);
           const claimGone = deletedOnWatch(ctx, 'persistentvolumeclaims', CLAIM);

@@ -9,12 +9,13 @@ import { worker } from '../lib/cluster/topology.ts';
 import { EvidenceError, identityOf, samePodIdentity } from '../lib/observe/evidence.ts';
 import { isPodReady, pvcName } from '../lib/observe/k8s-facts.ts';
 import type { RecordedEvent } from '../lib/observe/recorder.ts';
-import { until } from '../lib/observe/waits.ts';
+
 import { note, phase } from '../lib/run/console.ts';
-import { waiting, type RunContext } from '../lib/run/run.ts';
-import { deploySeed, pod, podRow, readyPod } from './support/lab-rows.ts';
+import { type RunContext, waitFor } from '../lib/run/run.ts';
+import { deploySeed, pod, podRow, readyPod } from './support/pods.ts';
 import { resolve, resolveUntil, sql, startClient } from './support/mysql.ts';
 import { assertPvcsKept, pvcRows, scale, scaleDown, volumes, type VolumeRow } from './support/scale.ts';
+import { times } from '../lib/cluster/settings.ts';
 
 const STS = 'mysql';
 const [REPLICAS, SCALED] = [3, 1];
@@ -57,12 +58,14 @@ const answerOf = (ctx: RunContext, ip: string) =>
 
 /** Waits until every pod is Ready and none is one of the `old` UIDs: `starts` MySQL starts in a row. */
 async function allReady(ctx: RunContext, starts: number, old: string[] = []): Promise<V1Pod[]> {
-  const { seconds, why } = ctx.bounds.mysqlStart;
-  const bound = starts * seconds;
   const pods = () => PODS.map((n) => readyPod(ctx, n)).filter((p) => p && !old.includes(uid(p)));
   const ready = () => (pods().length === REPLICAS ? (pods() as V1Pod[]) : undefined);
-  const said = `${PODS} Ready (bound ${starts} × ${seconds}s = ${bound}s: ${why}; OrderedReady: one at a time)`;
-  return waiting(ctx, until(ctx.rec, ready, { timeout: bound, why: said }));
+  return waitFor(
+    ctx,
+    `${PODS} Ready (OrderedReady: one at a time)`,
+    times(starts, ctx.bounds.mysqlStart),
+    ready,
+  );
 }
 
 /** Scales REPLICAS -> SCALED: what became of each condemned pod, its PVC and PV, from the patch on. */
@@ -71,10 +74,9 @@ async function scaledDown(ctx: RunContext, pvcsGo: boolean) {
   const beforeTable = pvcTable(ctx, 'before the scale-down');
   phase(`scale ${STS} ${REPLICAS} -> ${SCALED}  ≙ kubectl scale sts ${STS} --replicas=${SCALED}`);
   const { at } = await scaleDown(ctx, await liveSts(ctx), SCALED);
-  const { seconds, why } = ctx.bounds.controllerReaction;
-  const said = `the PVCs of ${CONDEMNED} DELETED (bound ${seconds}s: ${why}; the garbage collector deletes an owned PVC within seconds of its owner pod)`;
   const gone = () => CONDEMNED.every((n) => since(ctx, at, PVC, `pvc-${n}`));
-  if (pvcsGo) await waiting(ctx, until(ctx.rec, gone, { timeout: seconds, why: said }));
+  // The garbage collector deletes an owned PVC within seconds of its owner pod.
+  if (pvcsGo) await waitFor(ctx, `the PVCs of ${CONDEMNED} DELETED`, ctx.bounds.controllerReaction, gone);
   const timeline = CONDEMNED.map((n) => {
     const [c, t] = [`pvc-${n}`, (res: string, name: string, is?: Is) => since(ctx, at, res, name, is)];
     const owned: Is = (e) =>

@@ -1,15 +1,12 @@
 // Talking to the StatefulSet the way an application would: from a client pod, by DNS name.
 import type { V1Pod } from '@kubernetes/client-node';
 import { isPodReady } from '../../lib/observe/k8s-facts.ts';
-import { until } from '../../lib/observe/waits.ts';
+
 import { kubectl } from '../../lib/cluster/shell.ts';
-import { waiting, type RunContext } from '../../lib/run/run.ts';
+import { type RunContext, waitFor } from '../../lib/run/run.ts';
 import { ROOT_PASSWORD, workloadImages } from './seed.ts';
 
 export const TOOLS_IMAGE = workloadImages().tools;
-// A first MySQL start initialises the datadir, then the readiness probe (every 2 s) must pass.
-// Measured here at 10-20 s per pod; the bound leaves room for a loaded 2-core machine.
-export const MYSQL_START_BOUND = Number(process.env.LAB_TIMEOUT_MYSQL_START ?? 180);
 
 /** Starts the client pod (tools image: mysql client, dig) and waits until it runs. */
 export async function startClient(ctx: RunContext, nodeName?: string): Promise<void> {
@@ -31,12 +28,8 @@ export async function startClient(ctx: RunContext, nodeName?: string): Promise<v
     },
   };
   await ctx.kube.core.createNamespacedPod({ namespace: ctx.ns, body: pod });
-  await waiting(
-    ctx,
-    until(ctx.rec, () => isPodReady(ctx.rec.get<V1Pod>('pods', 'client', ctx.ns)), {
-      timeout: ctx.bounds.podStart.seconds,
-      why: `client pod Ready (bound ${ctx.bounds.podStart.seconds}s: ${ctx.bounds.podStart.why})`,
-    }),
+  await waitFor(ctx, 'client pod Ready', ctx.bounds.podStart, () =>
+    isPodReady(ctx.rec.get<V1Pod>('pods', 'client', ctx.ns)),
   );
 }
 

@@ -7,15 +7,15 @@ import { expect } from 'chai';
 import type { V1Node, V1PersistentVolume, V1Pod } from '@kubernetes/client-node';
 import { $ } from 'zx';
 import { LAB_NETWORK } from '../../lib/cluster/paths.ts';
-import type { Bound } from '../../lib/cluster/settings.ts';
+import { deriveBounds, plus } from '../../lib/cluster/settings.ts';
 import { worker } from '../../lib/cluster/topology.ts';
 import type { Row } from '../../lib/lab/table.ts';
 import { noReplacementDuring, volumeOf } from '../../lib/observe/evidence.ts';
 import { isPodReady, nodeReadyStatus, pvcName } from '../../lib/observe/k8s-facts.ts';
-import { holds, InvariantBroken, until, type Check } from '../../lib/observe/waits.ts';
+import { holds, InvariantBroken } from '../../lib/observe/waits.ts';
 import { note, phase } from '../../lib/run/console.ts';
-import { createAll, waiting, type RunContext } from '../../lib/run/run.ts';
-import { nodeRow, pod, podRow, pvc, readyPod, seconds, short, shortPv } from './lab-rows.ts';
+import { createAll, waitFor, waiting, type RunContext } from '../../lib/run/run.ts';
+import { nodeRow, pod, podRow, pvc, readyPod, seconds, uidPrefix, pvPrefix } from './pods.ts';
 import { sql, startClient } from './mysql.ts';
 import { renderSeed } from './seed.ts';
 
@@ -23,6 +23,10 @@ export const VICTIM = worker(3);
 export const OTHER = worker(2);
 /** Seconds the pods tolerate the unreachable/not-ready taints (their template, not the cluster default). */
 export const TOLERATION = 10;
+/** The cluster's loss bounds for these pods: the same arithmetic, with their own toleration in place
+ * of the cluster's default (shorter, so the windows are too). */
+const lossBounds = (ctx: RunContext) =>
+  deriveBounds({ ...ctx.settings, defaultUnreachableToleration: TOLERATION });
 export const POD = 'mysql-0';
 export const CLAIM = `pvc-${POD}`;
 export const ROW = 'written before the node was lost';
@@ -39,16 +43,6 @@ export function seedOnVictim(ns: string, storageClass: 'shared' | 'standard') {
   return renderSeed(ns, { replicas: 1, storageClass, tolerationSeconds: TOLERATION, ...nodes });
 }
 
-/** Waits (on recorded events) for `check`; the failure quotes what was awaited and its bound. */
-export const waitFor = <T>(ctx: RunContext, what: string, b: Bound, check: Check<T>) =>
-  waiting(ctx, until(ctx.rec, check, { timeout: b.seconds, why: `${what} (bound ${b.seconds}s: ${b.why})` }));
-
-/** One bound after another: their sum, with both derivations. */
-export const plus = (a: Bound, b: Bound): Bound => ({
-  seconds: a.seconds + b.seconds,
-  why: `${a.why}; then ${b.why}`,
-});
-
 /** Waits until the victim node is Ready with no taint (back since `since`); returns the seconds since. */
 export async function victimBack(ctx: RunContext, since = Date.now(), b = ctx.bounds.nodeReady) {
   const back = () => nodeReadyStatus(victimNode(ctx)) === 'True' && !victimNode(ctx)?.spec?.taints?.length;
@@ -62,7 +56,7 @@ export function volumeRow(ctx: RunContext, claim: string): Row {
   const pv = ctx.rec.get<V1PersistentVolume>('persistentvolumes', c?.volumeName ?? '');
   const affinity = pv && (pv.spec?.nodeAffinity ? 'pinned to a node' : 'none');
   const row = { pvc: claim, class: c?.storageClassName, access: c?.accessModes?.join(',') };
-  return { ...row, pv: shortPv(c?.volumeName), 'node affinity': affinity };
+  return { ...row, pv: pvPrefix(c?.volumeName), 'node affinity': affinity };
 }
 
 /** mysql-0 on the victim, on the shared class so it may move, and one row written through a client. */
@@ -125,7 +119,7 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const undo = await (fault === 'stop' ? ctx.faults.stopNode(VICTIM) : ctx.faults.partitionNode(VICTIM));
   const lostAt = Date.now();
   // Absence is watched, not slept: a replacement ends the window early, and judgeLoss shows it.
-  const w = b.noReplacementWindow;
+  const w = lossBounds(ctx).noReplacementWindow;
   const replaced = () => {
     const now = pod(ctx, podName);
     return now && now.metadata?.uid !== uid ? `a replacement ${podName} uid ${now.metadata?.uid}` : undefined;
@@ -160,14 +154,14 @@ export function lossObservation(ctx: RunContext, loss: VictimLoss, extra: Row = 
     (e) => e.resource === 'pods' && e.name === loss.pod && e.at >= loss.lostAt,
   );
   const uids = [...new Set(since.map((e) => e.uid))];
-  const { nodeUnknown: u, podEvicted: e, noReplacementWindow: w } = ctx.bounds;
+  const { nodeUnknown: u, podEvicted: e, noReplacementWindow: w } = lossBounds(ctx);
   const after = (ms: number | undefined) => (ms === undefined ? '-' : seconds(loss.lostAt, ms));
   const row = (event: string, ms?: number, bound = '') => ({ event, at: `+${after(ms)}s`, bound });
   const deleting = now?.metadata?.deletionTimestamp;
   const terminating = deleting ? `since ${new Date(deleting).toISOString().slice(11, 19)}` : 'no';
-  const podNow = { pod: loss.pod, uid: short(now?.metadata?.uid), node: now?.spec?.nodeName };
+  const podNow = { pod: loss.pod, uid: uidPrefix(now?.metadata?.uid), node: now?.spec?.nodeName };
   const state = { 'API phase': now?.status?.phase, terminating, ready: isPodReady(now) };
-  const podRowNow = { ...podNow, ...state, 'UIDs since': uids.map(short).join(','), ...extra };
+  const podRowNow = { ...podNow, ...state, 'UIDs since': uids.map(uidPrefix).join(','), ...extra };
   return {
     tables: [
       {
@@ -200,7 +194,7 @@ export function lossObservation(ctx: RunContext, loss: VictimLoss, extra: Row = 
 
 /** What both behaviours assert of a node loss, from the recorded events. */
 export function judgeLoss({ loss, now, uids }: ReturnType<typeof lossObservation>, ctx: RunContext): void {
-  const { nodeUnknown: u, podEvicted: e } = ctx.bounds;
+  const { nodeUnknown: u, podEvicted: e } = lossBounds(ctx);
   const within = (ms: number | undefined, what: string, b: typeof u) =>
     expect(
       ms === undefined ? undefined : (ms - loss.lostAt) / 1000,

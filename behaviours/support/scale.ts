@@ -16,10 +16,10 @@ import {
 } from '../../lib/observe/evidence.ts';
 import { isPodReady } from '../../lib/observe/k8s-facts.ts';
 import type { RecordedEvent } from '../../lib/observe/recorder.ts';
-import type { Bound } from '../../lib/cluster/settings.ts';
+import { type Bound, times } from '../../lib/cluster/settings.ts';
 import { describeEvent, holds, until } from '../../lib/observe/waits.ts';
-import { short } from './lab-rows.ts';
-import { waiting, type RunContext } from '../../lib/run/run.ts';
+import { uidPrefix } from './pods.ts';
+import { waiting, type RunContext, waitFor } from '../../lib/run/run.ts';
 
 export interface VolumeRow {
   pvc: string;
@@ -94,14 +94,11 @@ export async function scaleDown(
   const from = sts.spec?.replicas ?? 1;
   const condemned = Array.from({ length: from - replicas }, (_, i) => `${name}-${from - 1 - i}`);
   const at = await scale(ctx, name, replicas);
-  const stop = ctx.bounds.mysqlStop;
-  const bound = condemned.length * stop.seconds;
-  await waiting(
+  await waitFor(
     ctx,
-    until(ctx.rec, () => condemned.every((n) => !ctx.rec.get('pods', n, ctx.ns)), {
-      timeout: bound,
-      why: `${condemned.join(' then ')} deleted (bound ${condemned.length} × ${stop.seconds}s: ${stop.why}; OrderedReady removes one at a time)`,
-    }),
+    `${condemned.join(' then ')} deleted (OrderedReady removes one at a time)`,
+    times(condemned.length, ctx.bounds.mysqlStop),
+    () => condemned.every((n) => !ctx.rec.get('pods', n, ctx.ns)),
   );
   return { at, condemned };
 }
@@ -155,23 +152,9 @@ const settledNow = (ctx: RunContext, sts: string, count: number) => {
   return all.length === count && all.every((p) => !p.metadata?.deletionTimestamp && isPodReady(p));
 };
 
-/**
- * Waits until exactly `count` pods of the set exist, all Ready and none terminating, for at most
- * `times` × the bound (e.g. one MySQL start after another).
- */
-export async function settled(
-  ctx: RunContext,
-  sts: string,
-  count: number,
-  b: Bound,
-  times: number,
-  how: string,
-) {
-  const why = `${count} ${sts} pods Ready (bound ${times} × ${b.seconds}s, ${how}: ${b.why})`;
-  await waiting(
-    ctx,
-    until(ctx.rec, () => settledNow(ctx, sts, count), { timeout: times * b.seconds, why }),
-  );
+/** Waits until exactly `count` pods of the set exist, all Ready and none terminating, within `b`. */
+export async function settled(ctx: RunContext, sts: string, count: number, b: Bound, how: string) {
+  await waitFor(ctx, `${count} ${sts} pods Ready (${how})`, b, () => settledNow(ctx, sts, count));
 }
 
 /**
@@ -248,7 +231,7 @@ export function eventTable(title: string, w: Watched, kinds: Array<keyof typeof 
       at: `+${((m.at - w.t0) / 1000).toFixed(2)}s`,
       event,
       pod: m.name,
-      uid: short(m.uid),
+      uid: uidPrefix(m.uid),
       resourceVersion: m.resourceVersion,
     }));
   const never = kinds.flatMap((k) =>

@@ -227,6 +227,15 @@ export interface Bounds {
   watchTimeout: Bound;
 }
 
+/** One bound after another: their sum, with both derivations. */
+export const plus = (a: Bound, b: Bound): Bound => ({
+  seconds: a.seconds + b.seconds,
+  why: `${a.why}; then ${b.why}`,
+});
+
+/** A bound for `n` of the same thing one after another. */
+export const times = (n: number, b: Bound): Bound => ({ seconds: n * b.seconds, why: `${n} × (${b.why})` });
+
 type Env = Record<string, string | undefined>;
 
 function envSeconds(env: Env, name: string): number | undefined {

@@ -55,7 +55,8 @@ export function evidence(title: string, rows: EvidenceRow[]): void {
   keep({ kind: 'evidence', at: Date.now(), text: title, rows: rows.map((r) => ({ ...r })) });
   print(`    ${stamp()}   evidence: ${title}`);
   if (!rows.length) return;
-  const cols = Object.keys(rows[0]!);
+  // Every row's keys, in order of first appearance: a column only a later row has is still shown.
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
   const line = (vals: string[]) => '      ' + vals.map((v, i) => v.padEnd(width[i]!)).join('  ');
   print(line(cols));

@@ -14,11 +14,17 @@ import {
   sweepStaleNamespaces,
 } from '../cluster/namespaces.ts';
 import { ARTIFACTS_DIR, LAB_BIN } from '../cluster/paths.ts';
-import { deriveBounds, readLiveSettings, type Bounds, type LiveSettings } from '../cluster/settings.ts';
+import {
+  deriveBounds,
+  readLiveSettings,
+  type Bound,
+  type Bounds,
+  type LiveSettings,
+} from '../cluster/settings.ts';
 import { Faults } from '../faults/faults.ts';
 import { replayPending, undoOnExit } from '../faults/journal.ts';
 import { clusterResources, namespacedResources, Recorder, type ResourceSpec } from '../observe/recorder.ts';
-import { until } from '../observe/waits.ts';
+import { until, type Check } from '../observe/waits.ts';
 import { writeScenarioFiles, type Verdict } from '../report/data.ts';
 import { beginStory, endStory, type StoryEntry } from './console.ts';
 import { collectDiagnostics } from './diagnostics.ts';
@@ -188,4 +194,12 @@ export async function waiting<T>(ctx: RunContext, work: Promise<T>): Promise<T> 
   } finally {
     ctx.waited += (performance.now() - t0) / 1000;
   }
+}
+
+/** Waits on recorded events until `check` answers, within `b`; a timeout quotes what and the bound's derivation. */
+export function waitFor<T>(ctx: RunContext, what: string, b: Bound, check: Check<T>): Promise<T> {
+  return waiting(
+    ctx,
+    until(ctx.rec, check, { timeout: b.seconds, why: `${what} (bound ${b.seconds}s: ${b.why})` }),
+  );
 }

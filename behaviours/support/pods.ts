@@ -1,42 +1,18 @@
-// What several labs share: deploying the seed, waiting for pods through the recorder, and the
-// compact rows a lab prints (name, UID prefix, IP, node, PVC, PV).
+// What most behaviours share: deploying the seed, its pods and claims as recorded, and the compact
+// rows they show (name, UID prefix, IP, node, PVC, PV).
 import type { KubernetesObject, V1Node, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { isPodReady, nodeReadyStatus, pvcName } from '../../lib/observe/k8s-facts.ts';
 import type { RunContext } from '../../lib/run/run.ts';
 import type { Row } from '../../lib/lab/table.ts';
-import { until } from '../../lib/observe/waits.ts';
-import { createAll, waiting } from '../../lib/run/run.ts';
-import { MYSQL_START_BOUND } from './mysql.ts';
+import { createAll } from '../../lib/run/run.ts';
 import { renderSeed, type SeedOptions } from './seed.ts';
 
-export { MYSQL_START_BOUND };
-
 /** The first 8 characters of a UID: enough to tell two pods apart on a slide. */
-export const short = (uid: string | undefined) => (uid ? uid.slice(0, 8) : '-');
+export const uidPrefix = (uid: string | undefined) => (uid ? uid.slice(0, 8) : '-');
 
 /** A PV name (pvc-<PVC uid>) cut to its UID prefix, so a row fits a terminal. */
-export const shortPv = (pv: string | undefined) =>
-  pv && pv !== '-' ? `pvc-${short(pv.replace(/^pvc-/, ''))}…` : undefined;
-
-/** Whether an evidence assertion (lib/evidence.ts, which throws) holds: a verdict, not a failure. */
-export function holds(fn: () => void): boolean {
-  try {
-    fn();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** An evidence assertion as a step's verdict: held, or missed with the assertion's message as {why}. */
-export function judge(fn: () => void): { held: boolean; vars: { why: string } } {
-  try {
-    fn();
-    return { held: true, vars: { why: '' } };
-  } catch (err) {
-    return { held: false, vars: { why: err instanceof Error ? err.message : String(err) } };
-  }
-}
+export const pvPrefix = (pv: string | undefined) =>
+  pv && pv !== '-' ? `pvc-${uidPrefix(pv.replace(/^pvc-/, ''))}…` : undefined;
 
 /** Deploys the seed's Secret, headless Service and StatefulSet in the lab's namespace. */
 export async function deploySeed(ctx: RunContext, options: SeedOptions): Promise<void> {
@@ -60,32 +36,17 @@ export function readyPod(ctx: RunContext, name: string, otherThanUid?: string): 
     : undefined;
 }
 
-/** Waits (on recorded events) until every named pod is Ready. */
-export async function allReady(ctx: RunContext, names: string[], bound: number): Promise<V1Pod[]> {
-  return waiting(
-    ctx,
-    until(
-      ctx.rec,
-      () => (names.every((n) => readyPod(ctx, n)) ? names.map((n) => readyPod(ctx, n)!) : undefined),
-      {
-        timeout: bound,
-        why: `${names.join(', ')} Ready (bound ${bound}s)`,
-      },
-    ),
-  );
-}
-
 /** One row per pod: the identity the seed talks about. */
 export function podRow(ctx: RunContext, p: V1Pod | undefined, extra: Row = {}): Row {
   const claim = p ? pvcName(p) : undefined;
   const c = claim ? pvc(ctx, claim) : undefined;
   return {
     pod: p?.metadata?.name,
-    uid: short(p?.metadata?.uid),
+    uid: uidPrefix(p?.metadata?.uid),
     ip: p?.status?.podIP,
     node: p?.spec?.nodeName,
     pvc: claim,
-    pv: shortPv(c?.spec?.volumeName),
+    pv: pvPrefix(c?.spec?.volumeName),
     ...extra,
   };
 }
