@@ -9,6 +9,27 @@ import { restartFlanneld } from './pod-network.ts';
 
 /** A new flannel pod has the routes back within seconds (5-12 s measured, with the Node Ready); 60 s only ends a hopeless wait. */
 const FLANNEL_ROUTES_BOUND = 60;
+/** A started node container's entrypoint reads its address, then hands PID 1 to systemd (1-2 s measured). */
+const ENTRYPOINT_BOUND = 30;
+
+/**
+ * Waits until the node's entrypoint has handed over to systemd. Cut off before that, the entrypoint
+ * finds no address and the container exits ("have an old IPv4 address but no current IPv4
+ * address"): a node started a moment ago and still showing its old Ready must not be cut off yet.
+ * Docker has no event for it, so PID 1 is asked every 200 ms, within the bound.
+ */
+async function entrypointDone(node: string): Promise<void> {
+  const deadline = Date.now() + ENTRYPOINT_BOUND * 1000;
+  for (;;) {
+    const r = await $`docker exec ${node} cat /proc/1/comm`.nothrow().quiet();
+    if (r.stdout.trim() === 'systemd') return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `${node}: PID 1 is still ${r.stdout.trim() || '?'} after ${ENTRYPOINT_BOUND}s (its entrypoint has not finished)`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
 
 export interface NodeState {
   running: boolean;
@@ -102,6 +123,7 @@ export const kindNodes: NodeFaultProvider = {
     if ((await this.state(node)).paused) await $`docker unpause ${node}`.quiet();
   },
   async disconnect(node) {
+    await entrypointDone(node);
     const { ip, connected } = await this.state(node);
     if (!connected || !ip) throw new Error(`${node} has no address on the ${LAB_NETWORK} network`);
     await $`docker network disconnect ${LAB_NETWORK} ${node}`.quiet();
