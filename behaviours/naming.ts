@@ -10,7 +10,8 @@ import { worker } from '../lib/cluster/topology.ts';
 import { EvidenceError } from '../lib/observe/evidence.ts';
 import { pvcName } from '../lib/observe/k8s-facts.ts';
 
-import { phase, type EvidenceRow as Row } from '../lib/run/console.ts';
+import type { EvidenceRow as Row } from '../lib/report/data.ts';
+import { phase } from '../lib/run/console.ts';
 import { createAll, type RunContext, waitFor } from '../lib/run/run.ts';
 import { deploySeed, pvc, readyPod, seconds } from './support/pods.ts';
 import { deploymentOf, renderSeed } from './support/seed.ts';

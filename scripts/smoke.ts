@@ -16,7 +16,7 @@ import {
 import { chooseImages, parseVersions } from '../lib/cluster/images.ts';
 import { Faults } from '../lib/faults/faults.ts';
 import { connect } from '../lib/cluster/kube.ts';
-import { PID_ANNOTATION } from '../lib/cluster/namespaces.ts';
+import { PID_ANNOTATION } from '../lib/run/namespaces.ts';
 
 $.verbose = false;
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;

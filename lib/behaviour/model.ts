@@ -3,7 +3,7 @@
 // and the lab runner call the same two functions, so a lab can be neither stricter nor looser than
 // CI. A lab's words live in labs/<name>/text.yaml; a step with no words there is one the lab hides
 // (it runs in the suite only), never one the lab judges differently.
-import type { EvidenceRow } from '../run/console.ts';
+import type { EvidenceRow } from '../report/data.ts';
 import type { RunContext } from '../run/run.ts';
 
 export interface Table {

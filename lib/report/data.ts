@@ -3,10 +3,17 @@
 // or later by `npm run report -- artifacts/<run>`, so the JSON is the contract, not memory.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StoryEntry } from '../run/console.ts';
 import type { FaultRecord } from '../faults/faults.ts';
 import type { RecordedEvent } from '../observe/recorder.ts';
 import { writeTimeline, type CaseResult, type TimelineRow } from './results.ts';
+
+/** One row of an evidence table, as printed and as the report shows it. */
+export type EvidenceRow = Record<string, string | number | boolean | undefined>;
+
+/** A printed line of a run's story (lib/run/console.ts), with its wall-clock time. */
+export type StoryEntry =
+  | { kind: 'phase' | 'note'; at: number; text: string }
+  | { kind: 'evidence'; at: number; text: string; rows: EvidenceRow[] };
 
 export const FILES = {
   timeline: 'timeline.json',

@@ -3,7 +3,7 @@
 // story with the evidence tables, and the diagnostics bundle when it failed. Every text is escaped.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EvidenceRow, StoryEntry } from '../run/console.ts';
+import type { EvidenceRow, StoryEntry } from './data.ts';
 import { escapeXml as esc } from './results.ts';
 import { FILES, readRun, type RunData, type ScenarioData } from './data.ts';
 import { scenarioTimeline } from './lanes.ts';

@@ -1,14 +1,10 @@
 // Phase-by-phase console output: what the scenario does, what it waits for, and the evidence.
 // The same lines are also kept, with wall-clock times, in the open story (if any), so that the
 // scenario can write them next to its timeline and the run report can tell the story again.
+import type { EvidenceRow, StoryEntry } from '../report/data.ts';
+
 const t0 = performance.now();
 const stamp = () => `+${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s`;
-
-export type EvidenceRow = Record<string, string | number | boolean | undefined>;
-
-export type StoryEntry =
-  | { kind: 'phase' | 'note'; at: number; text: string }
-  | { kind: 'evidence'; at: number; text: string; rows: EvidenceRow[] };
 
 // A stack, so a scenario opened inside another's lifetime collects its own lines, and the outer
 // one gets its lines again once the inner one is closed.

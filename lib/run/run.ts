@@ -7,12 +7,7 @@
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { connect, type Kube } from '../cluster/kube.ts';
-import {
-  createScenarioNamespace,
-  deleteNamespace,
-  RUN_ID,
-  sweepStaleNamespaces,
-} from '../cluster/namespaces.ts';
+import { createScenarioNamespace, deleteNamespace, RUN_ID, sweepStaleNamespaces } from './namespaces.ts';
 import { ARTIFACTS_DIR, LAB_BIN } from '../cluster/paths.ts';
 import {
   deriveBounds,
@@ -25,8 +20,8 @@ import { Faults } from '../faults/faults.ts';
 import { replayPending, undoOnExit } from '../faults/journal.ts';
 import { clusterResources, namespacedResources, Recorder, type ResourceSpec } from '../observe/recorder.ts';
 import { until, type Check } from '../observe/waits.ts';
-import { writeScenarioFiles, type Verdict } from '../report/data.ts';
-import { beginStory, endStory, type StoryEntry } from './console.ts';
+import { writeScenarioFiles, type StoryEntry, type Verdict } from '../report/data.ts';
+import { beginStory, endStory } from './console.ts';
 import { collectDiagnostics } from './diagnostics.ts';
 
 /** What every step of a behaviour stands on. */

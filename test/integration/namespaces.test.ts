@@ -13,7 +13,7 @@ import {
   RUN_ID,
   SCENARIO_LABEL,
   sweepStaleNamespaces,
-} from '../../lib/cluster/namespaces.ts';
+} from '../../lib/run/namespaces.ts';
 import { NAMESPACE_LABEL } from '../../lib/cluster/paths.ts';
 import { useCluster } from './fixture.ts';
 

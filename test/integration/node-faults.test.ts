@@ -13,7 +13,7 @@ import { Faults, OUT_OF_SERVICE_TAINT } from '../../lib/faults/faults.ts';
 import { pendingUndos, processAlive, replayPending } from '../../lib/faults/journal.ts';
 import { acquireNodeFaultLock, LOCK_HOLDER_ENV, releaseNodeFaultLock } from '../../lib/faults/lock.ts';
 import { nodeReadyStatus } from '../../lib/observe/k8s-facts.ts';
-import { isStale, RUN_ID } from '../../lib/cluster/namespaces.ts';
+import { isStale, RUN_ID } from '../../lib/run/namespaces.ts';
 import { kindNodes } from '../../lib/cluster/kind-nodes.ts';
 import {
   FLANNEL_PUBLIC_IP,

@@ -4,9 +4,9 @@
 // deletion is journaled like a fault's undo, so Ctrl-C (undoOnExit) removes it too.
 import { randomBytes } from 'node:crypto';
 import type { V1Namespace } from '@kubernetes/client-node';
-import type { Kube } from './kube.ts';
+import type { Kube } from '../cluster/kube.ts';
 import { journaled, processAlive, type UndoDeps } from '../faults/journal.ts';
-import { NAMESPACE_LABEL } from './paths.ts';
+import { NAMESPACE_LABEL } from '../cluster/paths.ts';
 
 export const RUN_ID = `${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${randomBytes(2).toString('hex')}`;
 export const SCENARIO_LABEL = 'statefulset-lab/scenario';
