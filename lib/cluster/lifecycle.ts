@@ -25,6 +25,7 @@ import { podNetworkProblem } from './pod-network.ts';
 import { currentIp, pinNodeIps, recordNodeIps, recordedNodeIps } from './node-ips.ts';
 import { ensureLabNetwork, networksOf, removeLabNetwork } from './network.ts';
 import { kubectl } from './shell.ts';
+import { acquireClusterLock, releaseClusterLock } from './lock.ts';
 
 $.verbose = false;
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
@@ -258,7 +259,7 @@ async function explainUnhealthy(): Promise<string> {
   return `${nodes.stdout}${nodes.stderr}\n${pods.stdout}${pods.stderr}`;
 }
 
-export async function up(): Promise<void> {
+async function bringUp(): Promise<void> {
   const t0 = performance.now();
   const images = chooseImages(process.env, versions);
   console.log(
@@ -391,7 +392,7 @@ async function smokeCheck(): Promise<void> {
   console.log(`[cluster] image pulls from registries: ${pulled}`);
 }
 
-export async function down(): Promise<void> {
+async function takeDown(): Promise<void> {
   const containers = await nodeContainers();
   if (containers.length === 0) {
     console.log(`[cluster] no cluster named ${CLUSTER_NAME}: nothing to delete`);
@@ -418,4 +419,23 @@ export async function status(): Promise<void> {
   const r = await kubectl(['get', 'nodes,pods', '-A', '-o', 'wide', '--request-timeout=10s']).nothrow();
   console.log(r.stdout || r.stderr);
   process.exitCode = r.exitCode ?? 1;
+}
+
+/** cluster:up, one at a time on this machine: a second waits instead of creating the cluster beside it. */
+export async function up(): Promise<void> {
+  await acquireClusterLock('cluster:up');
+  try {
+    await bringUp();
+  } finally {
+    releaseClusterLock();
+  }
+}
+
+export async function down(): Promise<void> {
+  await acquireClusterLock('cluster:down');
+  try {
+    await takeDown();
+  } finally {
+    releaseClusterLock();
+  }
 }

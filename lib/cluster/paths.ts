@@ -31,6 +31,8 @@ export const CLUSTER_ID_PATH = join(LAB_CACHE, 'cluster-id');
  * (the harness's own tests use a private one so they never replay a concurrent run's faults). */
 export const JOURNAL_PATH = process.env.LAB_JOURNAL ?? join(LAB_CACHE, 'fault-journal.jsonl');
 /** Held by the one process on this machine that has a node faulted (see lock.ts). */
+/** One cluster:up or cluster:down at a time (lib/cluster/lock.ts). */
+export const CLUSTER_LOCK_PATH = join(LAB_CACHE, 'cluster.lock');
 export const NODE_FAULT_LOCK_PATH = join(dirname(JOURNAL_PATH), 'node-fault.lock');
 /** Built helper binaries (kind, kubectl) that cluster:up puts on PATH. */
 export const LAB_BIN = join(LAB_CACHE, 'bin');

@@ -6,7 +6,7 @@
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { Kube } from '../cluster/kube.ts';
 import { journaled, type PatchOp, type UndoAction, type UndoDeps } from './journal.ts';
-import { acquireNodeFaultLock, releaseNodeFaultLock } from './lock.ts';
+import { acquireNodeFaultLock, releaseNodeFaultLock } from '../cluster/lock.ts';
 import { kindNodes, type NodeFaultProvider } from '../cluster/kind-nodes.ts';
 import { bound } from '../cluster/settings.ts';
 

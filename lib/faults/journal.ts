@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type Kube } from '../cluster/kube.ts';
 import { kindNodes, type NodeFaultProvider } from '../cluster/kind-nodes.ts';
 import { JOURNAL_PATH } from '../cluster/paths.ts';
+import { processAlive } from '../cluster/lock.ts';
 
 /** A JSON patch operation (RFC 6902), as the API server takes it. */
 export interface PatchOp {
@@ -79,15 +80,6 @@ export function pendingUndos(journalPath = JOURNAL_PATH): PendingEntry[] {
 }
 
 /** Whether a process of this machine is alive (EPERM: alive, someone else's). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export type ReplayScope = 'orphans' | 'mine' | 'all';
 
 /** Which pending entries a replay may undo: a live process's faults are its own business. */

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import type { V1Namespace } from '@kubernetes/client-node';
 import type { Kube } from '../cluster/kube.ts';
-import { journaled, processAlive, type UndoDeps } from '../faults/journal.ts';
+import { processAlive } from '../cluster/lock.ts';
+import { journaled, type UndoDeps } from '../faults/journal.ts';
 import { NAMESPACE_LABEL } from '../cluster/paths.ts';
 
 export const RUN_ID = `${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${randomBytes(2).toString('hex')}`;

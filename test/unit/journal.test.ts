@@ -8,12 +8,12 @@ import {
   parseJournal,
   pendingOf,
   pendingUndos,
-  processAlive,
   replayPending,
   selectPending,
   type PendingEntry,
 } from '../../lib/faults/journal.ts';
 import type { NodeFaultProvider, NodeState } from '../../lib/cluster/kind-nodes.ts';
+import { processAlive } from '../../lib/cluster/lock.ts';
 
 /** A provider that only writes down what it was asked: the journal's logic is under test here, the
  * real Docker provider is exercised by the integration tests. */

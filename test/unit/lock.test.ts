@@ -4,11 +4,13 @@ import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  acquireLock,
   acquireNodeFaultLock,
   LOCK_HOLDER_ENV,
   readLock,
+  releaseLock,
   releaseNodeFaultLock,
-} from '../../lib/faults/lock.ts';
+} from '../../lib/cluster/lock.ts';
 
 describe('node-fault lock: one run with a node faulted at a time', () => {
   let dir: string;
@@ -78,5 +80,20 @@ describe('node-fault lock: one run with a node faulted at a time', () => {
     await acquireNodeFaultLock('stop node w1', 1, path);
     releaseNodeFaultLock(path);
     expect(readLock(path)?.pid, 'still the parent’s').to.equal(parent);
+  });
+
+  it('each lock file is its own lock: holding one neither takes nor releases another', async () => {
+    const cluster = join(dir, 'cluster.lock');
+    await acquireNodeFaultLock('stop node w1', 1, path);
+    const pid = liveProcess();
+    writeFileSync(cluster, JSON.stringify({ pid, what: 'cluster:up', at: 'then' }));
+    const err = await acquireLock(cluster, 'cluster lock', 'cluster:down', 1).catch((e: unknown) => e);
+    expect(String(err)).to.match(
+      new RegExp(`pid ${pid} still holds the cluster lock \\(cluster:up, since then\\)`),
+    );
+    releaseLock(cluster);
+    expect(readLock(cluster)?.pid, 'the other holder keeps it').to.equal(pid);
+    releaseNodeFaultLock(path);
+    expect(existsSync(path)).to.equal(false);
   });
 });
