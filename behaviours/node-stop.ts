@@ -98,12 +98,7 @@ export const nodeStop: Behaviour = {
       });
 
     return [
-      step({
-        id: 'deploy',
-        title: `deploy the seed StatefulSet on the shared class preferring ${VICTIM}, a client, and a row`,
-        act: loss.deployOnVictim,
-        judge: loss.judgeOnVictim,
-      }),
+      loss.deployOnVictimStep,
       step({
         id: 'stop',
         title: `stop ${VICTIM}: Ready=Unknown, tainted unreachable, ${POD} evicted, and no replacement`,

@@ -39,12 +39,7 @@ export const partition: Behaviour = {
     let lost: loss.VictimLoss | undefined;
     let second: V1Pod | undefined;
     return [
-      step({
-        id: 'deploy',
-        title: `deploy the seed StatefulSet on the shared class preferring ${VICTIM}, a client, and a row`,
-        act: loss.deployOnVictim,
-        judge: loss.judgeOnVictim,
-      }),
+      loss.deployOnVictimStep,
       step({
         id: 'cut',
         title: `cut ${VICTIM} off: Ready=Unknown, tainted, ${POD} evicted, no replacement, yet mysqld still runs there`,

@@ -33,13 +33,12 @@ export async function startClient(ctx: RunContext, nodeName?: string): Promise<v
   );
 }
 
+/** Runs a command in the client pod (≙ kubectl exec client -- …). */
+const onClient = (ctx: RunContext, command: string[]) =>
+  kubectl(['exec', '-n', ctx.ns, 'client', '--', ...command]);
+
 export async function sql(ctx: RunContext, host: string, query: string): Promise<string> {
-  const r = await kubectl([
-    'exec',
-    '-n',
-    ctx.ns,
-    'client',
-    '--',
+  const r = await onClient(ctx, [
     'mysql',
     '-h',
     host,
@@ -61,19 +60,7 @@ export interface DnsAnswer {
 
 /** One DNS query from the client pod, answers in the order the server gave them. */
 export async function resolve(ctx: RunContext, name: string): Promise<DnsAnswer> {
-  const r = await kubectl([
-    'exec',
-    '-n',
-    ctx.ns,
-    'client',
-    '--',
-    'dig',
-    '+noall',
-    '+answer',
-    '+search',
-    name,
-    'A',
-  ]);
+  const r = await onClient(ctx, ['dig', '+noall', '+answer', '+search', name, 'A']);
   const rows = r.stdout
     .split('\n')
     .filter((l) => /\sIN\s+A\s/.test(l))

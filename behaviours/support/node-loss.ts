@@ -18,6 +18,7 @@ import { createAll, waitFor, waiting, type RunContext } from '../../lib/run/run.
 import { nodeRow, pod, podRow, pvc, readyPod, seconds, uidPrefix, pvPrefix } from './pods.ts';
 import { sql, startClient } from './mysql.ts';
 import { renderSeed } from './seed.ts';
+import { step } from '../../lib/behaviour/model.ts';
 
 export const VICTIM = worker(3);
 export const OTHER = worker(2);
@@ -210,8 +211,20 @@ export function judgeLoss({ loss, now, uids }: ReturnType<typeof lossObservation
   noReplacementDuring(ctx.rec.events, loss.pod, loss.uid, loss.window);
 }
 
+/** The first step of node-stop and partition: mysql-0 on the victim, on a volume free to move. */
+export const deployOnVictimStep = step({
+  id: 'deploy',
+  title: `deploy the seed StatefulSet on the shared class preferring ${VICTIM}, a client, and a row`,
+  act: deployOnVictim,
+  judge: judgeOnVictim,
+});
+
 /** mariadbd processes running inside a kind node (a node's container sees its pods' processes). */
 export async function mysqldOn(node: string): Promise<string[]> {
+  // pgrep exits 1 when nothing matches: that is an answer (none). Any other failure (the node is
+  // stopped, docker exec failed) is not, and must not read as "no mariadbd".
   const r = await $`docker exec ${node} pgrep -a mariadbd`.nothrow().quiet();
+  if (r.exitCode !== 0 && r.exitCode !== 1)
+    throw new Error(`cannot count mariadbd on ${node}: docker exec exited ${r.exitCode}: ${r.stderr.trim()}`);
   return r.stdout.split('\n').filter(Boolean);
 }

@@ -421,21 +421,15 @@ export async function status(): Promise<void> {
   process.exitCode = r.exitCode ?? 1;
 }
 
-/** cluster:up, one at a time on this machine: a second waits instead of creating the cluster beside it. */
-export async function up(): Promise<void> {
-  await acquireClusterLock('cluster:up');
+/** One cluster:up or cluster:down at a time on this machine: a second waits instead of acting beside it. */
+async function withClusterLock(what: string, work: () => Promise<void>): Promise<void> {
+  await acquireClusterLock(what);
   try {
-    await bringUp();
+    await work();
   } finally {
     releaseClusterLock();
   }
 }
 
-export async function down(): Promise<void> {
-  await acquireClusterLock('cluster:down');
-  try {
-    await takeDown();
-  } finally {
-    releaseClusterLock();
-  }
-}
+export const up = () => withClusterLock('cluster:up', bringUp);
+export const down = () => withClusterLock('cluster:down', takeDown);
