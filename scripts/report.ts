@@ -1,5 +1,5 @@
 // Rebuilds the report of a run from its artifacts: `npm run report -- artifacts/<run>` (default:
-// the newest run). The page is also written at the end of every scenario run by lib/behaviour/reporter.ts.
+// the newest run). The page is also written at the end of every scenario run by lib/report/mocha-reporter.ts.
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ARTIFACTS_DIR } from '../lib/cluster/paths.ts';

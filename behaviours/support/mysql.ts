@@ -1,33 +1,26 @@
 // Talking to the StatefulSet the way an application would: from a client pod, by DNS name.
 import type { V1Pod } from '@kubernetes/client-node';
-import { isPodReady } from '../../lib/observe/k8s-facts.ts';
-
 import { kubectl } from '../../lib/cluster/shell.ts';
+import { isPodReady } from '../../lib/observe/k8s-facts.ts';
 import { type RunContext, waitFor } from '../../lib/run/run.ts';
 import { ROOT_PASSWORD, workloadImages } from './seed.ts';
 
-export const TOOLS_IMAGE = workloadImages().tools;
-
 /** Starts the client pod (tools image: mysql client, dig) and waits until it runs. */
 export async function startClient(ctx: RunContext, nodeName?: string): Promise<void> {
-  const pod: V1Pod = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'client', namespace: ctx.ns, labels: { app: 'lab-client' } },
-    spec: {
-      ...(nodeName ? { nodeName } : {}),
-      terminationGracePeriodSeconds: 1,
-      containers: [
-        {
-          name: 'client',
-          image: TOOLS_IMAGE,
-          imagePullPolicy: 'IfNotPresent',
-          command: ['sleep', 'infinity'],
-        },
-      ],
-    },
+  const image = workloadImages().tools;
+  const container = {
+    name: 'client',
+    image,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['sleep', 'infinity'],
   };
-  await ctx.kube.core.createNamespacedPod({ namespace: ctx.ns, body: pod });
+  await ctx.kube.core.createNamespacedPod({
+    namespace: ctx.ns,
+    body: {
+      metadata: { name: 'client', namespace: ctx.ns, labels: { app: 'lab-client' } },
+      spec: { nodeName, terminationGracePeriodSeconds: 1, containers: [container] },
+    },
+  });
   await waitFor(ctx, 'client pod Ready', ctx.bounds.podStart, () =>
     isPodReady(ctx.rec.get<V1Pod>('pods', 'client', ctx.ns)),
   );
@@ -38,19 +31,8 @@ const onClient = (ctx: RunContext, command: string[]) =>
   kubectl(['exec', '-n', ctx.ns, 'client', '--', ...command]);
 
 export async function sql(ctx: RunContext, host: string, query: string): Promise<string> {
-  const r = await onClient(ctx, [
-    'mysql',
-    '-h',
-    host,
-    '-uroot',
-    `-p${ROOT_PASSWORD}`,
-    '--connect-timeout=5',
-    '-N',
-    '-B',
-    '-e',
-    query,
-  ]);
-  return r.stdout.trim();
+  const login = ['-h', host, '-uroot', `-p${ROOT_PASSWORD}`, '--connect-timeout=5'];
+  return (await onClient(ctx, ['mysql', ...login, '-N', '-B', '-e', query])).stdout.trim();
 }
 
 export interface DnsAnswer {
@@ -72,12 +54,7 @@ export async function resolve(ctx: RunContext, name: string): Promise<DnsAnswer>
  * DNS has no watch: a changed record reaches clients when the cached answer's TTL runs out. This
  * asks again after each TTL until the answer is `expected`, for at most `maxTtls` TTLs.
  */
-export async function resolveUntil(
-  ctx: RunContext,
-  name: string,
-  expected: string[],
-  maxTtls = 6,
-): Promise<DnsAnswer & { tries: number }> {
+export async function resolveUntil(ctx: RunContext, name: string, expected: string[], maxTtls = 6) {
   const want = [...expected].sort().join(',');
   let last: DnsAnswer = { ips: [], ttl: 0 };
   for (let tries = 1; tries <= maxTtls; tries++) {

@@ -1,6 +1,6 @@
-// The seed's MySQL StatefulSet (manifests/mysql-statefulset.yaml), rendered for one scenario:
-// the scenario names what it varies (replicas, storage class, pod management policy, a short
-// toleration for node-loss scenarios…) and everything else stays as the manifest says.
+// The seed's MySQL StatefulSet (manifests/mysql-statefulset.yaml), rendered for one behaviour: the
+// behaviour names what it varies (replicas, storage class, pod management policy, a short toleration
+// for node loss…) and everything else stays as the manifest says.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
@@ -14,40 +14,33 @@ import { REPO_ROOT } from '../../lib/cluster/paths.ts';
 import { chooseImages, parseVersions } from '../../lib/cluster/images.ts';
 
 /** The workload images of the current mode (air-gapped builds, or LAB_IMAGES=stock). */
-export function workloadImages() {
-  return chooseImages(
-    process.env,
-    parseVersions(readFileSync(join(REPO_ROOT, 'scripts/versions.env'), 'utf8')),
-  );
-}
+export const workloadImages = () =>
+  chooseImages(process.env, parseVersions(readFileSync(join(REPO_ROOT, 'scripts/versions.env'), 'utf8')));
 
 export const SEED_MANIFEST = join(REPO_ROOT, 'manifests/mysql-statefulset.yaml');
-export const SEED_IMAGE = 'statefulset-lab/mysql:mariadb-bookworm';
 export const ROOT_PASSWORD = 'qwerty';
 
 export interface SeedOptions {
   replicas?: number;
   storageClass?: 'standard' | 'shared';
   podManagementPolicy?: 'OrderedReady' | 'Parallel';
-  /** Seconds the pods tolerate node.kubernetes.io/unreachable and not-ready (node-loss scenarios). */
+  /** Seconds the pods tolerate node.kubernetes.io/unreachable and not-ready (node loss). */
   tolerationSeconds?: number;
   pvcRetention?: { whenScaled: 'Retain' | 'Delete'; whenDeleted: 'Retain' | 'Delete' };
-  /** Pins every pod to these nodes (e.g. the workers, so a scenario knows which node it may stop). */
+  /** Pins every pod to these nodes (e.g. the workers, so a behaviour knows which node it may stop). */
   nodeNames?: string[];
   /** Among nodeNames, the node the scheduler should pick while it is available. */
   preferNode?: string;
-  /** Workload image; LAB_MYSQL_IMAGE or the built MariaDB image by default. */
+  /** Workload image; the built MariaDB image (or the stock one) by default. */
   image?: string;
   updateStrategy?: V1StatefulSetUpdateStrategy;
 }
 
-export interface SeedObjects {
-  secret: KubernetesObject;
-  service: KubernetesObject;
-  statefulSet: V1StatefulSet;
-}
+const onHosts = (values: string[]) => ({
+  matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values }],
+});
 
-export function renderSeed(namespace: string, options: SeedOptions = {}): SeedObjects {
+export function renderSeed(namespace: string, options: SeedOptions = {}) {
   const docs = parseAllDocuments(readFileSync(SEED_MANIFEST, 'utf8')).map(
     (d) => d.toJS() as KubernetesObject,
   );
@@ -60,47 +53,28 @@ export function renderSeed(namespace: string, options: SeedOptions = {}): SeedOb
   const statefulSet = byKind('StatefulSet') as V1StatefulSet;
   const spec = statefulSet.spec!;
   const pod = spec.template.spec!;
-  const container = pod.containers[0]!;
-  container.image = options.image ?? workloadImages().mysql;
-  if (options.replicas !== undefined) spec.replicas = options.replicas;
-  if (options.podManagementPolicy) spec.podManagementPolicy = options.podManagementPolicy;
-  if (options.updateStrategy) spec.updateStrategy = options.updateStrategy;
-  if (options.storageClass) spec.volumeClaimTemplates![0]!.spec!.storageClassName = options.storageClass;
+  const { replicas, podManagementPolicy, updateStrategy, storageClass, nodeNames, preferNode } = options;
+  pod.containers[0]!.image = options.image ?? workloadImages().mysql;
+  if (replicas !== undefined) spec.replicas = replicas;
+  if (podManagementPolicy) spec.podManagementPolicy = podManagementPolicy;
+  if (updateStrategy) spec.updateStrategy = updateStrategy;
+  if (storageClass) spec.volumeClaimTemplates![0]!.spec!.storageClassName = storageClass;
   if (options.pvcRetention) spec.persistentVolumeClaimRetentionPolicy = options.pvcRetention;
   if (options.tolerationSeconds !== undefined) {
+    const tolerationSeconds = options.tolerationSeconds;
     pod.tolerations = ['node.kubernetes.io/unreachable', 'node.kubernetes.io/not-ready'].map((key) => ({
       key,
       operator: 'Exists',
       effect: 'NoExecute',
-      tolerationSeconds: options.tolerationSeconds,
+      tolerationSeconds,
     }));
   }
-  if (options.nodeNames) {
+  if (nodeNames) {
+    const preferred = preferNode ? [{ weight: 100, preference: onHosts([preferNode]) }] : undefined;
     pod.affinity = {
       nodeAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [
-            {
-              matchExpressions: [
-                { key: 'kubernetes.io/hostname', operator: 'In', values: options.nodeNames },
-              ],
-            },
-          ],
-        },
-        ...(options.preferNode
-          ? {
-              preferredDuringSchedulingIgnoredDuringExecution: [
-                {
-                  weight: 100,
-                  preference: {
-                    matchExpressions: [
-                      { key: 'kubernetes.io/hostname', operator: 'In', values: [options.preferNode] },
-                    ],
-                  },
-                },
-              ],
-            }
-          : {}),
+        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [onHosts(nodeNames)] },
+        preferredDuringSchedulingIgnoredDuringExecution: preferred,
       },
     };
   }

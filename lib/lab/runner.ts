@@ -45,6 +45,8 @@ export function matchSteps(def: Behaviour, text: LabText): Array<[Step, StepText
   return code.map((s) => [s, text.steps.find((w) => w.id === s.id)]);
 }
 
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 export async function runLab(
   def: Behaviour,
   text: LabText,
@@ -89,9 +91,7 @@ export async function runLab(
       try {
         observation = await code.act(ctx);
       } catch (err) {
-        write(
-          wrap(u('stepFailed', { error: err instanceof Error ? err.message : String(err) }), width, '  '),
-        );
+        write(wrap(u('stepFailed', { error: messageOf(err) }), width, '  '));
         result.failed = true;
         break;
       }
@@ -119,16 +119,9 @@ export async function runLab(
   } finally {
     current = undefined;
     pauser.close();
+    const seconds = ((performance.now() - started) / 1000).toFixed(0);
     write('');
-    write(
-      rule(
-        u('summary', {
-          held: result.held,
-          total: result.total,
-          seconds: ((performance.now() - started) / 1000).toFixed(0),
-        }),
-      ),
-    );
+    write(rule(u('summary', { held: result.held, total: result.total, seconds })));
     write(u('cleaning', { ns: ctx.ns }));
     try {
       const state = result.failed || result.held < result.total ? 'failed' : 'passed';
@@ -137,9 +130,7 @@ export async function runLab(
       write(u('cleaned', { ns: ctx.ns, seconds: closed.cleanupSeconds.toFixed(1) }));
     } catch (err) {
       result.failed = true;
-      write(
-        wrap(u('cleanupFailed', { error: err instanceof Error ? err.message : String(err) }), width, '  '),
-      );
+      write(wrap(u('cleanupFailed', { error: messageOf(err) }), width, '  '));
     }
   }
   return result;

@@ -1,7 +1,7 @@
 // What a run leaves behind for people and CI: a JSON timeline per scenario (every recorded event,
 // readable without the full objects), and a JUnit XML file. The console side (phase / note /
 // evidence) lives in lib/run/console.ts; the mocha reporter that writes JUnit next to the usual
-// output is lib/behaviour/reporter.ts.
+// output is lib/report/mocha-reporter.ts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';

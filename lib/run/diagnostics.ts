@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Kube } from '../cluster/kube.ts';
 import { kindNodes, type NodeFaultProvider } from '../cluster/kind-nodes.ts';
-import { RUN_ID } from './namespaces.ts';
-import { ARTIFACTS_DIR } from '../cluster/paths.ts';
+import { ARTIFACTS_DIR, RUN_ID } from '../cluster/paths.ts';
 import type { Recorder } from '../observe/recorder.ts';
 import { timelineRows } from '../report/results.ts';
 

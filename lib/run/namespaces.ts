@@ -7,9 +7,8 @@ import type { V1Namespace } from '@kubernetes/client-node';
 import type { Kube } from '../cluster/kube.ts';
 import { processAlive } from '../cluster/lock.ts';
 import { journaled, type UndoDeps } from '../faults/journal.ts';
-import { NAMESPACE_LABEL } from '../cluster/paths.ts';
+import { NAMESPACE_LABEL, RUN_ID } from '../cluster/paths.ts';
 
-export const RUN_ID = `${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${randomBytes(2).toString('hex')}`;
 export const SCENARIO_LABEL = 'statefulset-lab/scenario';
 /** Annotation: pid of the process that created the namespace. */
 export const PID_ANNOTATION = 'statefulset-lab/pid';

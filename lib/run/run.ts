@@ -7,8 +7,8 @@
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { connect, type Kube } from '../cluster/kube.ts';
-import { createScenarioNamespace, deleteNamespace, RUN_ID, sweepStaleNamespaces } from './namespaces.ts';
-import { ARTIFACTS_DIR, LAB_BIN } from '../cluster/paths.ts';
+import { createScenarioNamespace, deleteNamespace, sweepStaleNamespaces } from './namespaces.ts';
+import { ARTIFACTS_DIR, LAB_BIN, RUN_ID } from '../cluster/paths.ts';
 import {
   deriveBounds,
   readLiveSettings,

@@ -7,7 +7,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { connect, type Kube } from '../../lib/cluster/kube.ts';
 import { replayPending } from '../../lib/faults/journal.ts';
 import { nodeReadyStatus } from '../../lib/observe/k8s-facts.ts';
-import { isStale, RUN_ID, sweepStaleNamespaces } from '../../lib/run/namespaces.ts';
+import { isStale, sweepStaleNamespaces } from '../../lib/run/namespaces.ts';
 import { kindNodes } from '../../lib/cluster/kind-nodes.ts';
 import {
   CLUSTER_NAME,
@@ -15,6 +15,7 @@ import {
   LAB_BIN,
   NAMESPACE_LABEL,
   REPO_ROOT,
+  RUN_ID,
 } from '../../lib/cluster/paths.ts';
 import { clusterResources, Recorder } from '../../lib/observe/recorder.ts';
 import { explainBounds, loadSettings, type Bounds, type LiveSettings } from '../../lib/cluster/settings.ts';

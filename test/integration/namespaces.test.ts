@@ -10,11 +10,10 @@ import {
   createScenarioNamespace,
   deleteNamespace,
   PID_ANNOTATION,
-  RUN_ID,
   SCENARIO_LABEL,
   sweepStaleNamespaces,
 } from '../../lib/run/namespaces.ts';
-import { NAMESPACE_LABEL } from '../../lib/cluster/paths.ts';
+import { NAMESPACE_LABEL, RUN_ID } from '../../lib/cluster/paths.ts';
 import { useCluster } from './fixture.ts';
 
 const SCENARIO = 'harness-sweep';

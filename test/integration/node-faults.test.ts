@@ -14,7 +14,7 @@ import { processAlive } from '../../lib/cluster/lock.ts';
 import { pendingUndos, replayPending } from '../../lib/faults/journal.ts';
 import { acquireNodeFaultLock, LOCK_HOLDER_ENV, releaseNodeFaultLock } from '../../lib/cluster/lock.ts';
 import { nodeReadyStatus } from '../../lib/observe/k8s-facts.ts';
-import { isStale, RUN_ID } from '../../lib/run/namespaces.ts';
+import { isStale } from '../../lib/run/namespaces.ts';
 import { kindNodes } from '../../lib/cluster/kind-nodes.ts';
 import {
   FLANNEL_PUBLIC_IP,
@@ -22,7 +22,7 @@ import {
   peerPodRoutes,
   podNetworkProblem,
 } from '../../lib/cluster/pod-network.ts';
-import { NAMESPACE_LABEL, REPO_ROOT } from '../../lib/cluster/paths.ts';
+import { NAMESPACE_LABEL, REPO_ROOT, RUN_ID } from '../../lib/cluster/paths.ts';
 import type { Recorder } from '../../lib/observe/recorder.ts';
 import { bound } from '../../lib/cluster/settings.ts';
 import { until } from '../../lib/observe/waits.ts';

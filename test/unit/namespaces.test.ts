@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { V1Namespace } from '@kubernetes/client-node';
-import { isStale, keepNamespaces, PID_ANNOTATION, RUN_ID } from '../../lib/run/namespaces.ts';
-import { NAMESPACE_LABEL } from '../../lib/cluster/paths.ts';
+import { isStale, keepNamespaces, PID_ANNOTATION } from '../../lib/run/namespaces.ts';
+import { NAMESPACE_LABEL, RUN_ID } from '../../lib/cluster/paths.ts';
 
 function ns(run: string, pid?: number, deleting = false): V1Namespace {
   return {

@@ -1,14 +1,13 @@
 // A mocha reporter: the usual spec output on the console, plus, for CI and people, JUnit XML at
 // $LAB_JUNIT or artifacts/<run>/junit.xml, every result as JSON (results.json) and the run report
 // (report.html, built from what each scenario left in artifacts/<run>/<scenario>/).
-// Use it with `mocha --reporter ./lib/behaviour/reporter.ts`.
+// Use it with `mocha --reporter ./lib/report/mocha-reporter.ts`.
 import { join } from 'node:path';
 import Mocha from 'mocha';
-import { RUN_ID } from '../run/namespaces.ts';
-import { ARTIFACTS_DIR } from '../cluster/paths.ts';
-import { writeRunResults } from '../report/data.ts';
-import { writeReport } from '../report/html.ts';
-import { writeJUnit, type CaseResult } from '../report/results.ts';
+import { ARTIFACTS_DIR, RUN_ID } from '../cluster/paths.ts';
+import { writeRunResults } from './data.ts';
+import { writeReport } from './html.ts';
+import { writeJUnit, type CaseResult } from './results.ts';
 
 const { Spec } = Mocha.reporters;
 
