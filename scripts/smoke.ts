@@ -60,6 +60,8 @@ function durationSeconds(d: string): number {
 }
 
 async function main(): Promise<void> {
+  // Ownership first: not one request that could change a cluster before it is proven to be ours.
+  const faults = new Faults(await connect());
   await kubectl(['delete', 'namespace', NS, '--ignore-not-found', '--wait=true']);
   await kubectl(['create', 'namespace', NS]);
   undo.push(() => kubectl(['delete', 'namespace', NS, '--wait=false']));
@@ -130,7 +132,6 @@ async function main(): Promise<void> {
   const grace = (await controllerManagerFlag('node-monitor-grace-period')) ?? '50s';
   const worker = `${CLUSTER_NAME}-worker3`;
   // Through the harness's fault layer: journaled before it acts, so even kill -9 is repaired next start.
-  const faults = new Faults(await connect());
   undo.push(() => faults.undoAll());
   const restart = await faults.stopNode(worker);
   const stopped = t();

@@ -26,6 +26,7 @@ import { currentIp, pinNodeIps, recordNodeIps, recordedNodeIps } from './node-ip
 import { ensureLabNetwork, networksOf, removeLabNetwork } from './network.ts';
 import { kubectl } from './shell.ts';
 import { acquireClusterLock, releaseClusterLock } from './lock.ts';
+import { ourClusterId, ownerDir, proveOwnership } from './ownership.ts';
 
 $.verbose = false;
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
@@ -60,10 +61,6 @@ async function nodeContainers(): Promise<NodeContainer[]> {
         Number(b.name.endsWith('control-plane')) - Number(a.name.endsWith('control-plane')) ||
         a.name.localeCompare(b.name),
     );
-}
-
-function ourClusterId(): string | undefined {
-  return existsSync(CLUSTER_ID_PATH) ? readFileSync(CLUSTER_ID_PATH, 'utf8').trim() : undefined;
 }
 
 async function ensureDocker(): Promise<void> {
@@ -114,15 +111,16 @@ function linkTools(): void {
 async function createCluster(nodeImage: string): Promise<void> {
   const sharedDir = join(LAB_CACHE, 'shared-volumes');
   mkdirSync(sharedDir, { recursive: true });
-  const config = readFileSync(join(REPO_ROOT, 'manifests/kind-cluster.yaml'), 'utf8').replaceAll(
-    '${LAB_SHARED_DIR}',
-    sharedDir,
-  );
+  // The id is written before kind runs, and every node carries it from birth as a mount: a crash
+  // half-way still leaves a cluster this cache can prove it owns (ownership.ts).
+  const id = randomUUID();
+  mkdirSync(ownerDir(id), { recursive: true });
+  const config = readFileSync(join(REPO_ROOT, 'manifests/kind-cluster.yaml'), 'utf8')
+    .replaceAll('${LAB_SHARED_DIR}', sharedDir)
+    .replaceAll('${LAB_OWNER_DIR}', ownerDir(id));
   const configPath = join(LAB_CACHE, 'kind-cluster.generated.yaml');
   writeFileSync(configPath, config);
   console.log(`[cluster] docker network: ${await ensureLabNetwork()}`);
-  // The id is written before kind runs: a crash half-way still leaves a cluster we may delete.
-  const id = randomUUID();
   writeFileSync(CLUSTER_ID_PATH, id);
   await streamed('kind', [
     'create',
@@ -162,21 +160,9 @@ async function firstOffLabNetwork(
 
 async function deleteCluster(): Promise<void> {
   await streamed('kind', ['delete', 'cluster', '--name', CLUSTER_NAME, '--kubeconfig', KUBECONFIG_PATH]);
+  const id = ourClusterId();
+  if (id) rmSync(ownerDir(id), { recursive: true, force: true });
   rmSync(CLUSTER_ID_PATH, { force: true });
-}
-
-async function ownerIdOnCluster(): Promise<string | undefined> {
-  const r = await kubectl([
-    'get',
-    'configmap',
-    '-n',
-    OWNER_CONFIGMAP.namespace,
-    OWNER_CONFIGMAP.name,
-    '-o',
-    'jsonpath={.data.clusterId}',
-    '--request-timeout=10s',
-  ]).nothrow();
-  return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
 /**
@@ -266,6 +252,15 @@ async function bringUp(): Promise<void> {
     `[cluster] images: ${images.mode}${images.mode === 'stock' ? ` (${images.node})` : ' (built here from package registries)'}`,
   );
   await stage('docker engine', ensureDocker);
+  // Before anything is built, started, stopped or deleted: a cluster named like ours must be ours.
+  const existing = await nodeContainers();
+  if (existing.length)
+    await stage('prove ownership', () =>
+      proveOwnership(
+        existing.map((c) => c.name),
+        'cluster:up',
+      ),
+    );
   const nodeImage = await stage(
     images.mode === 'stock' ? 'node image (stock)' : 'images (build or cache)',
     () => buildImages(images),
@@ -282,14 +277,8 @@ async function bringUp(): Promise<void> {
     );
   }
 
-  let containers = await nodeContainers();
+  let containers = existing;
   if (containers.length > 0) {
-    if (!ourClusterId()) {
-      throw new Error(
-        `A kind cluster named ${CLUSTER_NAME} exists, but this machine's cache (${LAB_CACHE}) did not create it, so the lab will not touch it. ` +
-          `Delete it yourself (kind delete cluster --name ${CLUSTER_NAME}) or point LAB_CACHE at the cache that created it.`,
-      );
-    }
     const stale = containers.find((c) => c.image !== nodeImage);
     const foreignNet = await firstOffLabNetwork(containers);
     if (stale) {
@@ -356,15 +345,6 @@ async function bringUp(): Promise<void> {
       await stage('delete broken cluster', deleteCluster);
       containers = [];
     }
-    if (containers.length > 0) {
-      // Read only once the API server serves its RBAC: right after a restart it answers Forbidden.
-      const owner = await ownerIdOnCluster();
-      if (owner !== ourClusterId()) {
-        throw new Error(
-          `The cluster's owner ConfigMap ${OWNER_CONFIGMAP.namespace}/${OWNER_CONFIGMAP.name} holds ${owner ?? 'nothing'}, not this cache's id ${ourClusterId()}: refusing to touch it. Delete it with kind delete cluster --name ${CLUSTER_NAME}.`,
-        );
-      }
-    }
   }
 
   if (containers.length === 0) {
@@ -399,11 +379,10 @@ async function takeDown(): Promise<void> {
     await removeLabNetwork();
     return;
   }
-  if (!ourClusterId()) {
-    throw new Error(
-      `The kind cluster ${CLUSTER_NAME} was not created from this cache (${LAB_CACHE}); the lab will not delete it. Use kind delete cluster --name ${CLUSTER_NAME} yourself.`,
-    );
-  }
+  await proveOwnership(
+    containers.map((c) => c.name),
+    'cluster:down',
+  );
   await stage('delete cluster', deleteCluster);
   await removeLabNetwork();
 }
