@@ -128,7 +128,7 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const why = `no replacement ${podName} for ${w.seconds}s (${w.why})`;
   const to = await waiting(
     ctx,
-    holds(ctx.rec, replaced, { seconds: w.seconds, why }).then(
+    holds(ctx.rec, replaced, { seconds: w.seconds, why, resources: ['pods'] }).then(
       (window) => window.to,
       (err: unknown) => (err instanceof InvariantBroken ? Date.now() : Promise.reject(err)),
     ),

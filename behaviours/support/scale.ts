@@ -174,7 +174,11 @@ export async function untouched(
     meta()?.uid === uid && !meta()?.deletionTimestamp ? undefined : `${pod} is being replaced`;
   return waiting(
     ctx,
-    holds(ctx.rec, kept, { seconds: b.seconds, why: `${why} (window ${b.seconds}s: ${b.why})` }).then(
+    holds(ctx.rec, kept, {
+      seconds: b.seconds,
+      why: `${why} (window ${b.seconds}s: ${b.why})`,
+      resources: ['pods'],
+    }).then(
       () => undefined,
       (err: Error) => err.message,
     ),

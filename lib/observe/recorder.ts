@@ -166,6 +166,33 @@ export class Timeline {
     }
     return out;
   }
+
+  /**
+   * Where this timeline disagrees with a fresh List of `resource` taken at `listVersion`; empty
+   * when it holds every listed object at that version or a newer one (or saw it deleted since), and
+   * nothing the server no longer lists unless it arrived after the List. resourceVersions are
+   * compared as the etcd revisions they are on every API server we run against.
+   */
+  disagreement(resource: string, items: KubernetesObject[], listVersion: string): string[] {
+    const store = this.store(resource);
+    const rv = (o?: KubernetesObject) => BigInt(o?.metadata?.resourceVersion || '0');
+    const out: string[] = [];
+    const listed = new Set<string>();
+    for (const item of items) {
+      const { name = '', namespace, uid = '' } = item.metadata ?? {};
+      const key = keyOf(name, namespace);
+      listed.add(key);
+      const held = store.get(key);
+      if (this.deletedUids.has(`${resource}|${uid}`)) continue;
+      if (held?.metadata?.uid === uid && rv(held) >= rv(item)) continue;
+      const what = held ? `uid ${held.metadata?.uid} rv ${held.metadata?.resourceVersion}` : 'nothing';
+      out.push(`${resource}/${key}: the server lists uid ${uid} rv ${rv(item)}, the recorder holds ${what}`);
+    }
+    for (const [key, held] of store)
+      if (!listed.has(key) && rv(held) <= BigInt(listVersion || '0'))
+        out.push(`${resource}/${key}: the recorder holds rv ${rv(held)}, the server no longer lists it`);
+    return out;
+  }
 }
 
 export interface RecorderOptions {
@@ -276,6 +303,55 @@ export class Recorder {
   /** Events received at or after a wall-clock time (ms), e.g. the moment a fault was injected. */
   since(at: number): RecordedEvent[] {
     return this.events.filter((e) => e.at >= at);
+  }
+
+  /**
+   * A consistent read: Lists `resource` afresh from the API server, then waits (woken by events)
+   * until the recorder holds what that List holds; resolves with the List's resourceVersion. Fails
+   * when the List does not answer, or the recorder does not catch up, within `timeoutSeconds`: a
+   * stream that stalled without a sign (no FIN, no RST) shows here and nowhere else.
+   */
+  async consistentRead(resource: string, timeoutSeconds: number): Promise<string> {
+    const { spec } = this.stream(resource);
+    const deadline = performance.now() + timeoutSeconds * 1000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = (what: string) =>
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what} within ${timeoutSeconds}s`)),
+          Math.max(0, deadline - performance.now()),
+        );
+      });
+    try {
+      const list = await Promise.race([
+        this.kube.objects.list(spec.apiVersion, spec.kind, spec.namespace),
+        late(`a fresh List of ${resource} did not answer`),
+      ]);
+      clearTimeout(timer);
+      const version = list.metadata?.resourceVersion ?? '';
+      let left = this.timeline.disagreement(resource, list.items, version);
+      if (!left.length) return version;
+      let off: () => unknown = () => undefined;
+      const caughtUp = new Promise<string>((resolve) => {
+        off = this.onEvent((e) => {
+          if (e.resource !== resource) return;
+          left = this.timeline.disagreement(resource, list.items, version);
+          if (!left.length) resolve(version);
+        });
+      });
+      try {
+        return await Promise.race([
+          caughtUp,
+          late(`the recorder did not catch up with a fresh List of ${resource} at rv ${version}`).catch(
+            (err: Error) => Promise.reject(new Error(`${err.message}: ${left.join('; ')}`)),
+          ),
+        ]);
+      } finally {
+        off();
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Drops every stream's connection without stopping: used to prove the re-watch (tests). */

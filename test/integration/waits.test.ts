@@ -73,7 +73,7 @@ describe('integration: event-driven waits', function () {
     const watching = holds(
       rec,
       (e) => (e?.resource === 'pods' && e.name === 'intruder' ? 'a pod named intruder appeared' : undefined),
-      { seconds: 20, why: 'no intruder' },
+      { seconds: 20, why: 'no intruder', resources: ['pods'] },
     ).catch((e: unknown) => e);
     const created = await cluster().kube.core.createNamespacedPod({
       namespace: ns(),
@@ -91,6 +91,7 @@ describe('integration: event-driven waits', function () {
     const window = await holds(rec, (e) => (e?.name === 'ghost' ? 'ghost appeared' : undefined), {
       seconds: 1,
       why: 'no ghost',
+      resources: ['pods'],
     });
     expect(window.to - window.from).to.be.within(1000, 1500);
   });

@@ -83,4 +83,52 @@ describe('Timeline (recorder bookkeeping and dedupe)', () => {
     expect(e.namespace).to.equal(undefined);
     expect(tl.state.get('nodes')?.has('n1')).to.equal(true);
   });
+
+  describe('disagreement with a fresh List (the end of every absence proof)', () => {
+    const held = () => {
+      const tl = new Timeline(clock());
+      tl.apply('pods', 'ADDED', obj('a', 'u1', '10'), 'watch');
+      tl.apply('pods', 'ADDED', obj('b', 'u2', '11'), 'watch');
+      return tl;
+    };
+
+    it('agrees when it holds every listed object at the listed version', () => {
+      expect(held().disagreement('pods', [obj('a', 'u1', '10'), obj('b', 'u2', '11')], '15')).to.deep.equal(
+        [],
+      );
+    });
+
+    it('agrees when the recorder is ahead: a newer version, or an object created after the List', () => {
+      const tl = held();
+      tl.apply('pods', 'MODIFIED', obj('a', 'u1', '20'), 'watch');
+      tl.apply('pods', 'ADDED', obj('c', 'u3', '21'), 'watch');
+      expect(tl.disagreement('pods', [obj('a', 'u1', '10'), obj('b', 'u2', '11')], '15')).to.deep.equal([]);
+    });
+
+    it('agrees when a listed object was seen deleted since', () => {
+      const tl = held();
+      tl.apply('pods', 'DELETED', obj('b', 'u2', '16'), 'watch');
+      expect(tl.disagreement('pods', [obj('a', 'u1', '10'), obj('b', 'u2', '11')], '15')).to.deep.equal([]);
+    });
+
+    it('disagrees on an object the stream never delivered (a stalled watch missed it)', () => {
+      const out = held().disagreement(
+        'pods',
+        [obj('a', 'u1', '10'), obj('b', 'u2', '11'), obj('c', 'u3', '14')],
+        '15',
+      );
+      expect(out).to.deep.equal(['pods/ns/c: the server lists uid u3 rv 14, the recorder holds nothing']);
+    });
+
+    it('disagrees on a newer version, a name reused by a new uid, and an object the server dropped', () => {
+      const out = held().disagreement('pods', [obj('a', 'u9', '13')], '15');
+      expect(out).to.deep.equal([
+        'pods/ns/a: the server lists uid u9 rv 13, the recorder holds uid u1 rv 10',
+        'pods/ns/b: the recorder holds rv 11, the server no longer lists it',
+      ]);
+      expect(held().disagreement('pods', [obj('a', 'u1', '12'), obj('b', 'u2', '11')], '15')).to.have.length(
+        1,
+      );
+    });
+  });
 });
