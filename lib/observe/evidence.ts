@@ -13,6 +13,11 @@ export interface PodIdentity {
   uid: string;
   ip?: string;
   node?: string;
+  /** What the StatefulSet controller writes for the ordinal: spec.hostname, the pod-name label, and
+   * itself as the controlling owner. The name alone proves nothing: it is what the pod was looked up by. */
+  hostname?: string;
+  podNameLabel?: string;
+  owner?: string;
 }
 
 export function identityOf(pod: V1Pod): PodIdentity {
@@ -21,14 +26,29 @@ export function identityOf(pod: V1Pod): PodIdentity {
     uid: pod.metadata!.uid!,
     ip: pod.status?.podIP,
     node: pod.spec?.nodeName,
+    hostname: pod.spec?.hostname,
+    podNameLabel: pod.metadata?.labels?.['statefulset.kubernetes.io/pod-name'],
+    owner: pod.metadata?.ownerReferences?.find((o) => o.controller)?.uid,
   };
 }
 
-/** Same name, new UID: the controller made a new pod that carries the old identity. */
+/**
+ * The controller made a new pod (new UID) that carries the old identity: the same hostname and
+ * pod-name label (both the ordinal's name) and the same controlling StatefulSet.
+ */
 export function samePodIdentity(before: PodIdentity, after: PodIdentity): void {
-  if (before.name !== after.name || before.uid === after.uid) {
+  const show = (p: PodIdentity) =>
+    `${p.name} uid=${p.uid} hostname=${p.hostname ?? 'none'} pod-name label=${p.podNameLabel ?? 'none'} owner=${p.owner ?? 'none'}`;
+  const given = (p: PodIdentity) => p.hostname === p.name && p.podNameLabel === p.name && !!p.owner;
+  if (
+    before.name !== after.name ||
+    before.uid === after.uid ||
+    !given(before) ||
+    !given(after) ||
+    before.owner !== after.owner
+  ) {
     throw new EvidenceError(
-      `expected the same name with a new UID; before ${before.name} uid=${before.uid}, after ${after.name} uid=${after.uid}`,
+      `expected a new UID with the identity the StatefulSet gives the ordinal (hostname and pod-name label = the name, the same owner); before ${show(before)}, after ${show(after)}`,
     );
   }
 }

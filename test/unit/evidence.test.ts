@@ -10,7 +10,15 @@ import {
 } from '../../lib/observe/evidence.ts';
 import type { RecordedEvent } from '../../lib/observe/recorder.ts';
 
-const pod = (name: string, uid: string, ip?: string) => ({ name, uid, ip });
+/** A pod's identity as the StatefulSet controller gives it to ordinal `name`, owned by set `owner`. */
+const pod = (name: string, uid: string, ip?: string, owner = 'sts-uid') => ({
+  name,
+  uid,
+  ip,
+  hostname: name,
+  podNameLabel: name,
+  owner,
+});
 const event = (name: string, uid: string, at: number, type: RecordedEvent['type'] = 'ADDED') =>
   ({
     resource: 'pods',
@@ -31,6 +39,25 @@ describe('evidence assertions', () => {
     expect(() => samePodIdentity(pod('mysql-0', 'a'), pod('web-7d9f-x2k4p', 'b'))).to.throw(
       EvidenceError,
       /web-7d9f-x2k4p/,
+    );
+  });
+
+  it('samePodIdentity judges what the controller gave the pod, not the name it was looked up by', () => {
+    const before = pod('mysql-0', 'a');
+    // Looked up as mysql-0, but not what the StatefulSet gives ordinal 0: a hand-made pod of that name.
+    const impostor = {
+      ...pod('mysql-0', 'b'),
+      hostname: undefined,
+      podNameLabel: undefined,
+      owner: undefined,
+    };
+    expect(() => samePodIdentity(before, impostor)).to.throw(EvidenceError, /hostname/);
+    expect(() => samePodIdentity(before, pod('mysql-0', 'b', undefined, 'another-set'))).to.throw(
+      EvidenceError,
+      /owner/,
+    );
+    expect(() => samePodIdentity(before, { ...pod('mysql-0', 'b'), hostname: 'mysql-1' })).to.throw(
+      EvidenceError,
     );
   });
 
