@@ -10,7 +10,13 @@ import { LAB_NETWORK } from '../../lib/cluster/paths.ts';
 import { deriveBounds, plus } from '../../lib/cluster/settings.ts';
 import { worker } from '../../lib/cluster/topology.ts';
 import type { Row } from '../../lib/lab/table.ts';
-import { noReplacementDuring, volumeOf } from '../../lib/observe/evidence.ts';
+import {
+  identityOf,
+  lostPodOf,
+  noReplacementDuring,
+  replaces,
+  volumeOf,
+} from '../../lib/observe/evidence.ts';
 import { isPodReady, nodeReadyStatus, pvcName } from '../../lib/observe/k8s-facts.ts';
 import { holds, InvariantBroken } from '../../lib/observe/waits.ts';
 import { note, phase } from '../../lib/run/console.ts';
@@ -121,9 +127,13 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const lostAt = Date.now();
   // Absence is watched, not slept: a replacement ends the window early, and judgeLoss shows it.
   const w = lossBounds(ctx).noReplacementWindow;
+  // A replacement is any new pod of the same controller, whatever its name (lib/observe/evidence.ts).
+  const lostPod = lostPodOf(p);
   const replaced = () => {
-    const now = pod(ctx, podName);
-    return now && now.metadata?.uid !== uid ? `a replacement ${podName} uid ${now.metadata?.uid}` : undefined;
+    const now = ctx.rec
+      .objects<V1Pod>('pods')
+      .find((q) => replaces(lostPod, { ...identityOf(q), object: q }));
+    return now ? `a replacement ${now.metadata?.name} uid ${now.metadata?.uid}` : undefined;
   };
   const why = `no replacement ${podName} for ${w.seconds}s (${w.why})`;
   const to = await waiting(
@@ -208,7 +218,7 @@ export function judgeLoss({ loss, now, uids }: ReturnType<typeof lossObservation
   expect(now?.metadata?.uid, `${loss.pod} is still the old pod object`).to.equal(loss.uid);
   expect(now?.metadata?.deletionTimestamp, `${loss.pod} is Terminating`).to.not.equal(undefined);
   expect(uids, `every UID ${loss.pod} had since the loss`).to.deep.equal([loss.uid]);
-  noReplacementDuring(ctx.rec.events, loss.pod, loss.uid, loss.window);
+  noReplacementDuring(ctx.rec.events, lostPodOf(loss.before), loss.window);
 }
 
 /** The first step of node-stop and partition: mysql-0 on the victim, on a volume free to move. */

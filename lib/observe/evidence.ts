@@ -86,28 +86,51 @@ export function expectIpChanged(before: PodIdentity, after: PodIdentity): void {
   }
 }
 
-/** No pod of that name with another UID appeared in the window (ms timestamps, wall clock). */
+/** A pod whose loss is being watched: its name, uid and controlling owner (StatefulSet, ReplicaSet). */
+export interface LostPod {
+  name: string;
+  uid: string;
+  owner?: string;
+}
+
+export function lostPodOf(pod: V1Pod): LostPod {
+  const { name, uid, owner } = identityOf(pod);
+  return { name, uid, owner };
+}
+
+const ownerOf = (o: unknown) => (o as V1Pod).metadata?.ownerReferences?.find((r) => r.controller)?.uid;
+
+/**
+ * Whether `pod` (a pod as recorded now, or an event's object) replaces `lost`: another uid, made by
+ * the same controller (a Deployment's replacement has a new name) or carrying the same name.
+ */
+export function replaces(lost: LostPod, pod: { name: string; uid: string; object?: unknown }): boolean {
+  if (pod.uid === lost.uid) return false;
+  return pod.name === lost.name || (!!lost.owner && ownerOf(pod.object) === lost.owner);
+}
+
+/**
+ * No replacement of `lost` appeared in the window (ms, wall clock), and the original pod object was
+ * not deleted in it: a proof of "no replacement" needs the original still there, waiting.
+ */
 export function noReplacementDuring(
   events: RecordedEvent[],
-  name: string,
-  originalUid: string,
+  lost: LostPod,
   window: { from: number; to: number },
 ): void {
-  const intruders = events.filter(
-    (e) =>
-      e.resource === 'pods' &&
-      e.name === name &&
-      e.uid !== originalUid &&
-      e.type !== 'DELETED' &&
-      e.at >= window.from &&
-      e.at <= window.to,
-  );
-  if (intruders.length) {
-    const first = intruders[0]!;
+  const inWindow = events.filter((e) => e.resource === 'pods' && e.at >= window.from && e.at <= window.to);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const span = `the window ${iso(window.from)}–${iso(window.to)}`;
+  const intruder = inWindow.find((e) => e.type !== 'DELETED' && replaces(lost, e));
+  if (intruder)
     throw new EvidenceError(
-      `a replacement ${name} (uid ${first.uid}) appeared at ${new Date(first.at).toISOString()}, inside the window ${new Date(window.from).toISOString()}–${new Date(window.to).toISOString()}`,
+      `a replacement of ${lost.name}: ${intruder.name} (uid ${intruder.uid}) appeared at ${iso(intruder.at)}, inside ${span}`,
     );
-  }
+  const gone = inWindow.find((e) => e.type === 'DELETED' && e.uid === lost.uid);
+  if (gone)
+    throw new EvidenceError(
+      `${lost.name} (uid ${lost.uid}) was deleted at ${iso(gone.at)}, inside ${span}: nothing was left to replace`,
+    );
 }
 
 /** The ordinals of a sequence of events are in the expected order (e.g. [0,1,2] or [2,1]). */

@@ -75,12 +75,39 @@ describe('evidence assertions', () => {
   });
 
   it('noReplacementDuring fails on a new UID inside the window only', () => {
+    const lost = { name: 'mysql-0', uid: 'old', owner: 'sts-uid' };
     const events = [event('mysql-0', 'old', 100), event('mysql-0', 'new', 500)];
-    expect(() => noReplacementDuring(events, 'mysql-0', 'old', { from: 0, to: 400 })).to.not.throw();
-    expect(() => noReplacementDuring(events, 'mysql-0', 'old', { from: 0, to: 600 })).to.throw(
+    expect(() => noReplacementDuring(events, lost, { from: 0, to: 400 })).to.not.throw();
+    expect(() => noReplacementDuring(events, lost, { from: 0, to: 600 })).to.throw(EvidenceError, /uid new/);
+  });
+
+  it("noReplacementDuring matches by owner: a Deployment's replacement has a new name", () => {
+    const owned = (name: string, uid: string, at: number, owner: string) => ({
+      ...event(name, uid, at),
+      object: {
+        metadata: {
+          name,
+          uid,
+          ownerReferences: [
+            { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web', uid: owner, controller: true },
+          ],
+        },
+      },
+    });
+    const lost = { name: 'web-abc', uid: 'old', owner: 'rs-uid' };
+    const window = { from: 0, to: 400 };
+    expect(() => noReplacementDuring([owned('web-xyz', 'new', 300, 'rs-uid')], lost, window)).to.throw(
       EvidenceError,
-      /uid new/,
+      /web-xyz/,
     );
+    // Another controller's pod in the namespace is nobody's replacement.
+    expect(() => noReplacementDuring([owned('other-1', 'o', 300, 'rs-other')], lost, window)).to.not.throw();
+  });
+
+  it('noReplacementDuring needs the original pod still there: its deletion in the window fails', () => {
+    const lost = { name: 'mysql-0', uid: 'old', owner: 'sts-uid' };
+    const events = [event('mysql-0', 'old', 100), event('mysql-0', 'old', 300, 'DELETED')];
+    expect(() => noReplacementDuring(events, lost, { from: 0, to: 400 })).to.throw(EvidenceError, /deleted/);
   });
 
   it('orderedBy compares ordinals and quotes the sequence seen', () => {
