@@ -1,109 +1,102 @@
-// Fault-to-verdict latency: how long after Kubernetes decides a behaviour does the harness say so?
-// For N pod deletions of mysql-0 it records when the new pod's Ready=True was written (the
-// condition's lastTransitionTime, whole seconds, and the watch event's arrival), when the
-// harness's event-driven `until` returned its verdict, and when a polling baseline (`kubectl get`
-// every LAB_BENCH_POLL seconds, like 1 s in kuttl and 10 s in the Kubernetes e2e suite) saw it.
-// Prints a table per run and p50/p95. Numbers, not assertions: this is a benchmark, not a test.
+// Fault-to-verdict latency, measured the same way for every contender. The action: delete mysql-0;
+// the deciding change: a new mysql-0 (another uid) Ready. Two references taken independently of
+// every contender: the action's start, and the moment a raw watch in a process of its own (opened
+// before the action) receives the deciding change. Contenders, all started and watching before
+// the action: this harness (recorder + until), `kubectl wait` (watch-based), `kubectl get` every
+// second, and Kyverno chainsaw's assert (v0.2.15, built from the Go module proxy). Each one pays
+// its own process start and its own way of looking. Numbers, not assertions: a benchmark.
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { $ } from 'zx';
 import type { V1Pod } from '@kubernetes/client-node';
+import { LAB_BIN, REPO_ROOT } from '../lib/cluster/paths.ts';
 import { isPodReady } from '../lib/observe/k8s-facts.ts';
-import { KUBECONFIG_PATH, KUBE_CONTEXT } from '../lib/cluster/paths.ts';
 import { until } from '../lib/observe/waits.ts';
 import { closeRun, createAll, openRun } from '../lib/run/run.ts';
 import { renderSeed } from '../behaviours/support/seed.ts';
+import { chainsaw, harness, kubectlPoll, kubectlWait, type Contender } from './bench/contenders.ts';
 
-const RUNS = Number(process.env.LAB_BENCH_RUNS ?? 10);
-const POLL_SECONDS = Number(process.env.LAB_BENCH_POLL ?? 1);
+const RUNS = Number(process.env.LAB_BENCH_RUNS ?? 20);
 const POD = 'mysql-0';
+process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
 
-function pollUntilReady(ns: string, oldUid: string, deadline: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (Date.now() > deadline) return reject(new Error('polling baseline timed out'));
-      const p = spawn('kubectl', [
-        '--kubeconfig',
-        KUBECONFIG_PATH,
-        '--context',
-        KUBE_CONTEXT,
-        'get',
-        'pod',
-        '-n',
-        ns,
-        POD,
-        '-o',
-        'json',
-      ]);
-      let out = '';
-      p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      p.on('exit', () => {
-        try {
-          const pod = JSON.parse(out) as V1Pod;
-          if (pod.metadata?.uid !== oldUid && isPodReady(pod)) return resolve(Date.now());
-        } catch {
-          // not there yet
-        }
-        setTimeout(tick, POLL_SECONDS * 1000);
-      });
-    };
-    tick();
+/** The raw watch: resolves once it is open; `readyAt` is when it saw `oldUid`'s successor Ready. */
+function rawWatch(ns: string, oldUid: string) {
+  const child = spawn(process.execPath, [`${REPO_ROOT}/scripts/bench/raw-watch.ts`, ns, POD]);
+  let markOpen!: () => void;
+  let markReady!: (at: number) => void;
+  const open = new Promise<void>((r) => (markOpen = r));
+  const readyAt = new Promise<number>((r) => (markReady = r));
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    if (line === 'open') return markOpen();
+    const e = JSON.parse(line) as { at: number; uid: string; ready: boolean };
+    if (e.uid !== oldUid && e.ready) markReady(e.at);
   });
+  return { open, readyAt, stop: () => child.kill() };
 }
 
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+const cell = (s: string | number, width = 22) => String(s).padStart(width);
 
+const chainsawBin = (await $`bash ${REPO_ROOT}/scripts/build/chainsaw.sh`).stdout.trim();
 const run = await openRun('bench');
 const { kube, ns, rec, bounds } = run.ctx;
 let failed = false;
 try {
   const seed = renderSeed(ns, { replicas: 1 });
   await createAll(run.ctx, [seed.secret, seed.service, seed.statefulSet]);
-  const ready = (other?: string) => {
+  const start = bounds.mysqlStart;
+  const readyPod = (other?: string) => {
     const p = rec.get<V1Pod>('pods', POD, ns);
     return p && p.metadata?.uid !== other && !p.metadata?.deletionTimestamp && isPodReady(p) ? p : undefined;
   };
-  const start = bounds.mysqlStart;
-  await until(rec, () => ready(), {
-    timeout: start.seconds,
-    why: `${POD} Ready (bound ${start.seconds}s: ${start.why})`,
-  });
-  console.log(`bench: ${RUNS} deletions of ${POD}; polling baseline every ${POLL_SECONDS}s`);
-  console.log('run  event→verdict(ms)  event→poll(ms)  server→event(ms, 1 s grain)');
-  const harness: number[] = [];
-  const polling: number[] = [];
+  const why = (what: string) => `${what} (bound ${start.seconds}s: ${start.why})`;
+  await until(rec, () => readyPod(), { timeout: start.seconds, why: why(`${POD} Ready`) });
+  const contenders: Contender[] = [harness(rec), kubectlWait, kubectlPoll(1), chainsaw(chainsawBin)];
+  console.log(`bench: ${RUNS} deletions of ${POD}; every contender watching before each delete`);
+  for (const c of contenders) console.log(`  ${c.name.padEnd(18)} ${c.how}`);
+  console.log(`run  delete→raw(s)${contenders.map((c) => cell(`${c.name} (ms)`)).join('')}`);
+  const fromRaw = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const fromAction = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const rawSeconds: number[] = [];
   for (let i = 1; i <= RUNS; i++) {
-    const old = ready()!;
-    const oldUid = old.metadata!.uid!;
+    const oldUid = readyPod()!.metadata!.uid!;
+    const raw = rawWatch(ns, oldUid);
+    await raw.open;
+    const target = { ns, pod: POD, oldUid, timeoutSeconds: start.seconds };
+    const attempts = contenders.map((c) => c.start(target));
+    await Promise.all(attempts.map((a) => a.watching));
+    const actedAt = Date.now();
     await kube.core.deleteNamespacedPod({ namespace: ns, name: POD });
-    const polled = pollUntilReady(ns, oldUid, Date.now() + start.seconds * 1000);
-    let eventAt = 0;
-    const off = rec.onEvent((e) => {
-      if (
-        !eventAt &&
-        e.resource === 'pods' &&
-        e.name === POD &&
-        e.uid !== oldUid &&
-        isPodReady(e.object as V1Pod)
-      )
-        eventAt = e.at;
+    const decided = await Promise.all(attempts.map((a) => a.decided));
+    const reference = await raw.readyAt;
+    raw.stop();
+    attempts.forEach((a) => a.stop());
+    rawSeconds.push((reference - actedAt) / 1000);
+    contenders.forEach((c, j) => {
+      fromRaw.get(c.name)!.push(decided[j]! - reference);
+      fromAction.get(c.name)!.push((decided[j]! - actedAt) / 1000);
     });
-    const pod = await until(rec, () => ready(oldUid), {
-      timeout: start.seconds,
-      why: `new ${POD} Ready (bound ${start.seconds}s: ${start.why})`,
-    });
-    const verdictAt = Date.now();
-    off();
-    const polledAt = await polled;
-    const transition = pod.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
-    const serverAt = transition ? new Date(transition).getTime() : NaN;
-    harness.push(verdictAt - eventAt);
-    polling.push(polledAt - eventAt);
     console.log(
-      `${String(i).padStart(3)}  ${String(verdictAt - eventAt).padStart(16)}  ${String(polledAt - eventAt).padStart(14)}  ${String(eventAt - serverAt).padStart(10)}`,
+      `${String(i).padStart(3)}  ${cell(((reference - actedAt) / 1000).toFixed(1), 12)}${decided.map((d) => cell(d - reference)).join('')}`,
+    );
+    // The next delete waits until the harness sees the new pod settled (it already decided it Ready).
+    await until(rec, () => readyPod(oldUid), { timeout: start.seconds, why: why(`new ${POD} Ready`) });
+  }
+  console.log(
+    `\nlatency after the raw watch saw the new pod Ready (ms), and after the delete (s), ${RUNS} runs:`,
+  );
+  console.log(`${'contender'.padEnd(18)}${cell('p50 ms')}${cell('p95 ms')}${cell('p50 s')}${cell('p95 s')}`);
+  console.log(
+    `${'raw watch'.padEnd(18)}${cell('0')}${cell('0')}${cell(pct(rawSeconds, 50).toFixed(1))}${cell(pct(rawSeconds, 95).toFixed(1))}`,
+  );
+  for (const c of contenders) {
+    const [ms, s] = [fromRaw.get(c.name)!, fromAction.get(c.name)!];
+    console.log(
+      `${c.name.padEnd(18)}${cell(pct(ms, 50))}${cell(pct(ms, 95))}${cell(pct(s, 50).toFixed(1))}${cell(pct(s, 95).toFixed(1))}`,
     );
   }
-  console.log(`harness (watch + until): p50 ${pct(harness, 50)} ms, p95 ${pct(harness, 95)} ms`);
-  console.log(`polling every ${POLL_SECONDS}s:       p50 ${pct(polling, 50)} ms, p95 ${pct(polling, 95)} ms`);
 } catch (err) {
   failed = true;
   throw err;

@@ -3,6 +3,7 @@
 import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { RecordedEvent } from './recorder.ts';
 import { isPodReady, ordinalOf } from './k8s-facts.ts';
+import { Inconclusive } from './waits.ts';
 
 export class EvidenceError extends Error {
   override name = 'EvidenceError';
@@ -148,14 +149,22 @@ export function orderedBy(
   }
 }
 
-/** Each step happened strictly after the previous one finished: e.g. pod n+1 ADDED after pod n Ready. */
+/**
+ * Each step happened strictly after the previous one finished: e.g. pod n+1 ADDED after pod n Ready.
+ * Two events received in the same millisecond show no order: a tie is inconclusive, never a pass.
+ */
 export function eachAfter(steps: Array<{ label: string; start: number; previousDone?: number }>): void {
+  const iso = (ms: number) => new Date(ms).toISOString();
   for (const s of steps) {
-    if (s.previousDone !== undefined && s.start < s.previousDone) {
-      throw new EvidenceError(
-        `${s.label} started at ${new Date(s.start).toISOString()}, before the previous step finished at ${new Date(s.previousDone).toISOString()}`,
+    if (s.previousDone === undefined) continue;
+    if (s.start === s.previousDone)
+      throw new Inconclusive(
+        `${s.label} and the end of the previous step were received in the same millisecond (${iso(s.start)}): a tie proves no order`,
       );
-    }
+    if (s.start < s.previousDone)
+      throw new EvidenceError(
+        `${s.label} started at ${iso(s.start)}, before the previous step finished at ${iso(s.previousDone)}`,
+      );
   }
 }
 

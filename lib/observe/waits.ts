@@ -170,6 +170,21 @@ export function holds(
   });
 }
 
+/**
+ * Throws Inconclusive when a stream of `resources` had a gap (idle restart, re-list, 410, error)
+ * between `from` and `to` (wall ms): events around a gap may be a re-list's reconstruction, whose
+ * times are the re-list's, so no order or absence may be judged across it.
+ */
+export function gapFree(rec: Recorder, resources: string[], from: number, to = Date.now()): void {
+  const gap = rec.notices.find(
+    (n) => resources.includes(n.resource) && GAPS.has(n.what) && n.at >= from && n.at <= to,
+  );
+  if (gap)
+    throw new Inconclusive(
+      `inconclusive: the ${gap.resource} watch had a gap (${gap.what}${gap.detail ? `: ${gap.detail}` : ''}) at +${((gap.at - from) / 1000).toFixed(1)}s of the window judged`,
+    );
+}
+
 export function describeEvent(e: RecordedEvent): string {
   return `${new Date(e.at).toISOString()} ${e.type} ${e.resource}/${e.name} uid=${e.uid.slice(0, 8)} rv=${e.resourceVersion}${e.relisted ? ' (relisted)' : ''}`;
 }

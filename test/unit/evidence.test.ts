@@ -9,6 +9,7 @@ import {
   sameVolume,
 } from '../../lib/observe/evidence.ts';
 import type { RecordedEvent } from '../../lib/observe/recorder.ts';
+import { Inconclusive } from '../../lib/observe/waits.ts';
 
 /** A pod's identity as the StatefulSet controller gives it to ordinal `name`, owned by set `owner`. */
 const pod = (name: string, uid: string, ip?: string, owner = 'sts-uid') => ({
@@ -119,6 +120,10 @@ describe('evidence assertions', () => {
 
   it('eachAfter rejects a step that started before the previous finished', () => {
     expect(() => eachAfter([{ label: 'mysql-1 ADDED', start: 10, previousDone: 5 }])).to.not.throw();
+    expect(() => eachAfter([{ label: 'mysql-1 ADDED', start: 5, previousDone: 5 }])).to.throw(
+      Inconclusive,
+      /tie/,
+    );
     expect(() => eachAfter([{ label: 'mysql-1 ADDED', start: 4, previousDone: 5 }])).to.throw(
       EvidenceError,
       /mysql-1 ADDED/,
