@@ -3,27 +3,28 @@
 // controller never runs two pods with one identity. Each way out ends a node loss of its own:
 // force-delete the pod (shown in the lab), start the node, delete the Node object, taint it
 // out-of-service (suite only). Contrasts (suite only): a Deployment replaces its pod at once; with a
-// node-local PV even a forced replacement waits for the node. mysql-0's volume is on the `shared`
-// class (no node affinity) so its replacement can run on another node.
+// node-local PV even a forced replacement waits for the node.
 import { expect } from 'chai';
 import type { CoreV1Event, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
-import type { Bound, Bounds } from '../lib/cluster/settings.ts';
+import { plus, type Bound, type Bounds } from '../lib/cluster/settings.ts';
 import { OUT_OF_SERVICE_TAINT, type Undo } from '../lib/faults/faults.ts';
 import { identityOf, samePodIdentity, sameVolume, volumeOf } from '../lib/observe/evidence.ts';
 import { isPodReady, nodeReadyStatus } from '../lib/observe/k8s-facts.ts';
 import { phase } from '../lib/run/console.ts';
 import { createAll, waitFor, type RunContext } from '../lib/run/run.ts';
-import { plus } from '../lib/cluster/settings.ts';
 import { nodeRow, pod, podRow, pvc, readyPod, seconds, uidPrefix } from './support/pods.ts';
 import * as loss from './support/node-loss.ts';
-import { deploymentOf } from './support/seed.ts';
+import { deploymentOf, renderSeed } from './support/seed.ts';
 
 const { POD, VICTIM, OTHER } = loss;
 /** The contrast's StatefulSet on node-local storage, beside `mysql` in the same namespace. */
 const LOCAL = 'local-0';
 /** What the scheduler says of a pod whose PV is on a node it cannot use. */
 const PINNED = /PersistentVolume's node affinity|volume node affinity/;
+const START = `start node ${VICTIM} again  ≙ docker start ${VICTIM}`;
+/** What an operator does to end the wait; a fault it injects comes back as its undo. */
+type Action = (ctx: RunContext) => Promise<Undo | void>;
 
 /** The seed StatefulSet as `local`, with labels of its own. */
 function local(sts: V1StatefulSet): V1StatefulSet {
@@ -41,9 +42,11 @@ export const nodeStop: Behaviour = {
     let lost: loss.VictimLoss | undefined;
     let after: V1Pod | undefined;
 
-    /** A new mysql-0 Ready within `bound` of an action at `actedAt`: before and after, and the row. */
-    async function replaced(ctx: RunContext, actedAt: number, bound: Bound) {
+    /** Does `action`, then waits for a new mysql-0 Ready within `bound`: before and after, and the row. */
+    async function replacedBy(ctx: RunContext, action: Action, bound: Bound) {
       const old = lost!.before;
+      const actedAt = Date.now();
+      const undo = await action(ctx);
       after = await waitFor(ctx, `a new ${POD} Ready`, bound, () => readyPod(ctx, POD, old.metadata!.uid));
       const ready = seconds(actedAt);
       const read = await loss.readRow(ctx);
@@ -56,24 +59,25 @@ export const nodeStop: Behaviour = {
         old: identityOf(old),
         now: identityOf(after),
         volumes: [lost!.volume, volumeOf(pvc(ctx, loss.CLAIM)!)] as const,
-        read,
+        undo,
         vars: { node: after.spec?.nodeName ?? '-', ready, pvc: loss.CLAIM, row: read },
       };
     }
-    type Replaced = Pick<Awaited<ReturnType<typeof replaced>>, 'old' | 'now' | 'volumes' | 'read'>;
-    function judgeReplaced(seen: Replaced, node?: string) {
+    function judgeReplaced(seen: Awaited<ReturnType<typeof replacedBy>>, node?: string) {
       samePodIdentity(seen.old, seen.now);
       sameVolume(...seen.volumes);
       if (node) expect(seen.now.node, `the new ${POD} runs on ${node}`).to.equal(node);
-      expect(seen.read, 'the row written before the loss, read back').to.equal(loss.ROW);
+      expect(seen.vars.row, 'the row written before the loss, read back').to.equal(loss.ROW);
     }
 
-    /** A way out on a node loss of its own: the action, a new mysql-0 within its bound, the node back. */
+    /** A way out on a node loss of its own: the action, a new mysql-0 within the action's `delay` and its
+     * start, the node back within `back`. */
     const wayOut = (
       id: string,
       title: string,
-      action: (ctx: RunContext) => Promise<Undo | void>,
-      bound: (b: Bounds) => Bound,
+      says: string,
+      action: Action,
+      delay: keyof Bounds,
       node?: string,
       back: keyof Bounds = 'nodeReady',
     ) =>
@@ -82,18 +86,17 @@ export const nodeStop: Behaviour = {
         title: `${title} (on a node loss of its own)`,
         async act(ctx) {
           lost = await loss.loseVictim(ctx, 'stop');
-          const seenLoss = loss.lossObservation(ctx, lost);
-          const actedAt = Date.now();
-          const undo = await action(ctx);
-          const seen = await replaced(ctx, actedAt, bound(ctx.bounds));
-          await undo?.();
+          phase(says);
+          const bound = plus(ctx.bounds[delay], ctx.bounds.mysqlStart);
+          const replaced = await replacedBy(ctx, action, bound);
+          await replaced.undo?.();
           await lost.undo();
           await loss.victimBack(ctx, Date.now(), ctx.bounds[back]);
-          return { ...seen, seenLoss, tables: [...seenLoss.tables, ...seen.tables] };
+          return { tables: [...lost.tables, ...replaced.tables], lost, replaced };
         },
         judge(seen, ctx) {
-          loss.judgeLoss(seen.seenLoss, ctx);
-          judgeReplaced(seen, node);
+          loss.judgeLoss(seen.lost, ctx);
+          judgeReplaced(seen.replaced, node);
         },
       });
 
@@ -102,10 +105,7 @@ export const nodeStop: Behaviour = {
       step({
         id: 'stop',
         title: `stop ${VICTIM}: Ready=Unknown, tainted unreachable, ${POD} evicted, and no replacement`,
-        async act(ctx) {
-          lost = await loss.loseVictim(ctx, 'stop');
-          return loss.lossObservation(ctx, lost);
-        },
+        act: async (ctx) => (lost = await loss.loseVictim(ctx, 'stop')),
         judge: loss.judgeLoss,
       }),
       step({
@@ -113,9 +113,8 @@ export const nodeStop: Behaviour = {
         title: `(b) force-deleting the Terminating pod lets the controller replace it at once on ${OTHER}, with its data`,
         async act(ctx) {
           phase(`force delete ${POD} (unsafe if the node still ran it)  ≙ kubectl delete pod ${POD} --force`);
-          const actedAt = Date.now();
-          await ctx.faults.deletePod(ctx.ns, POD, { force: true });
-          return replaced(ctx, actedAt, ctx.bounds.mysqlStart);
+          const force: Action = (c) => c.faults.deletePod(c.ns, POD, { force: true });
+          return replacedBy(ctx, force, ctx.bounds.mysqlStart);
         },
         judge: (seen) => judgeReplaced(seen, OTHER),
       }),
@@ -123,64 +122,50 @@ export const nodeStop: Behaviour = {
         id: 'start',
         title: `start ${VICTIM} again: it rejoins, ${POD} stays where it moved, no mariadbd runs on ${VICTIM}`,
         async act(ctx) {
-          phase(`start node ${VICTIM} again  ≙ docker start ${VICTIM}`);
+          phase(START);
           const startedAt = Date.now();
           await lost!.undo();
           const ready = await loss.victimBack(ctx, startedAt);
-          const mysqld = (await loss.mysqldOn(VICTIM)).length;
+          const mysqld = await loss.mysqldOn(VICTIM);
           const [node, now] = [loss.victimNode(ctx), pod(ctx, POD)];
-          return {
-            tables: [
-              { title: 'node', rows: [{ ...nodeRow(node, VICTIM), 'Ready after start': `+${ready}s` }] },
-              { title: 'pods', rows: [podRow(ctx, now, { [`mariadbd on ${VICTIM}`]: mysqld })] },
-            ],
-            node,
-            now,
-            mysqld,
-            vars: { victim: VICTIM, ready, node: now?.spec?.nodeName ?? '-', mysqld },
-          };
+          const tables = [
+            { title: 'node', rows: [{ ...nodeRow(node, VICTIM), 'Ready after start': `+${ready}s` }] },
+            { title: 'pods', rows: [podRow(ctx, now, { [`mariadbd on ${VICTIM}`]: mysqld })] },
+          ];
+          const vars = { victim: VICTIM, ready, node: now?.spec?.nodeName ?? '-', mysqld };
+          return { tables, node, now, vars };
         },
-        judge({ node, now, mysqld }) {
+        judge({ node, now, vars }) {
           expect(nodeReadyStatus(node), `${VICTIM} Ready`).to.equal('True');
           expect(node?.spec?.taints ?? [], `${VICTIM}'s taints`).to.deep.equal([]);
-          expect(now?.metadata?.uid, `${POD}, the pod that replaced the lost one`).to.equal(
-            after?.metadata?.uid,
-          );
+          const replacement = after?.metadata?.uid;
+          expect(now?.metadata?.uid, `${POD}, the pod that replaced the lost one`).to.equal(replacement);
           expect(now?.spec?.nodeName, `${POD} stays where it moved`).to.equal(after?.spec?.nodeName);
-          expect(mysqld, `mariadbd processes on ${VICTIM}`).to.equal(0);
+          expect(vars.mysqld, `mariadbd processes on ${VICTIM}`).to.equal(0);
         },
       }),
       wayOut(
         'node-start',
         '(c) starting the node again lets its kubelet finish the deletion, then the pod is recreated',
-        async () => {
-          phase(`start node ${VICTIM} again  ≙ docker start ${VICTIM}`);
-          await lost!.undo();
-        },
-        (b) => plus(b.nodeReady, b.mysqlStart), // then its kubelet confirms the deletion at once
+        START,
+        () => lost!.undo(),
+        'nodeReady', // then its kubelet confirms the deletion at once
       ),
       wayOut(
         'delete-node',
         `(a) deleting the Node object lets pod GC remove the pod, then it is recreated on ${OTHER}`,
-        (ctx) => {
-          phase(`delete the Node object  ≙ kubectl delete node ${VICTIM}`);
-          return ctx.faults.deleteNodeObject(VICTIM);
-        },
-        (b) => plus(b.podGc, b.mysqlStart),
+        `delete the Node object  ≙ kubectl delete node ${VICTIM}`,
+        (ctx) => ctx.faults.deleteNodeObject(VICTIM),
+        'podGc',
         OTHER,
         'kubeletReregister',
       ),
       wayOut(
         'out-of-service',
         `(d) the out-of-service taint force-deletes the pod, then it is recreated on ${OTHER}`,
-        (ctx) => {
-          phase(
-            `taint ${VICTIM}  ≙ kubectl taint node ${VICTIM} ${OUT_OF_SERVICE_TAINT}=nodeshutdown:NoExecute`,
-          );
-          return ctx.faults.taintOutOfService(VICTIM);
-        },
-        // Pod GC deletes an out-of-service node's pods at its next pass: no quarantine, within podGc.
-        (b) => plus(b.podGc, b.mysqlStart),
+        `taint ${VICTIM}  ≙ kubectl taint node ${VICTIM} ${OUT_OF_SERVICE_TAINT}=nodeshutdown:NoExecute`,
+        (ctx) => ctx.faults.taintOutOfService(VICTIM),
+        'podGc', // pod GC deletes an out-of-service node's pods at its next pass: no quarantine
         OTHER,
       ),
       step({
@@ -189,39 +174,35 @@ export const nodeStop: Behaviour = {
           'contrast: the Deployment replaces its pod elsewhere at once; the StatefulSet does not, and with a node-local PV even a forced replacement stays Pending',
         async act(ctx) {
           phase(`deploy the seed as "local" on node-local storage, and as a Deployment "web", on ${VICTIM}`);
-          const seed = loss.seedOnVictim(ctx.ns, 'standard');
-          await createAll(ctx, [deploymentOf(seed.statefulSet, 'web'), local(seed.statefulSet)]);
-          const web = () => ctx.rec.objects<V1Pod>('pods').filter((p) => p.metadata?.labels?.app === 'web');
-          const ready = (old?: string) =>
+          const { statefulSet } = renderSeed(ctx.ns, loss.seedOnVictim('standard'));
+          await createAll(ctx, [deploymentOf(statefulSet, 'web'), local(statefulSet)]);
+          const isWeb = (p: V1Pod, old?: string) =>
+            p.metadata?.labels?.app === 'web' && p.metadata.uid !== old && isPodReady(p);
+          const webReady = (old?: string) =>
             waitFor(ctx, 'a Deployment pod Ready', ctx.bounds.mysqlStart, () =>
-              web().find((p) => p.metadata?.uid !== old && isPodReady(p)),
+              ctx.rec.objects<V1Pod>('pods').find((p) => isWeb(p, old)),
             );
-          const webPod = await ready();
+          const web = await webReady();
           const old = await loss.loseVictim(ctx, 'stop', LOCAL);
-          const seenLoss = loss.lossObservation(ctx, old);
-          const newWeb = await ready(webPod.metadata!.uid);
+          const newWeb = await webReady(web.metadata!.uid);
           const createdAt = ctx.rec.events.find((e) => e.uid === newWeb.metadata?.uid)?.at;
-          const volume = loss.volumeRow(ctx, `pvc-${LOCAL}`);
-          const replacement = `${newWeb.metadata?.name} on ${newWeb.spec?.nodeName}, Ready, created +${seconds(old.lostAt, createdAt)}s`;
-          const sts =
-            seenLoss.uids
-              .filter((u) => u !== old.uid)
-              .map(uidPrefix)
-              .join(',') || 'none';
+          const createdAfter = seconds(old.lostAt, createdAt);
+          const replacement = `${newWeb.metadata?.name} on ${newWeb.spec?.nodeName}, Ready, created +${createdAfter}s`;
+          const newUids = old.uids.filter((uid) => uid !== old.uid).map(uidPrefix);
+          const stsNew = newUids.join(',') || 'none';
           const owners = [
-            { owner: 'Deployment', pod: webPod.metadata?.name, node: webPod.spec?.nodeName, replacement },
-            { owner: 'StatefulSet', pod: LOCAL, node: old.before.spec?.nodeName, replacement: sts },
+            { owner: 'Deployment', pod: web.metadata?.name, node: web.spec?.nodeName, replacement },
+            { owner: 'StatefulSet', pod: LOCAL, node: old.before.spec?.nodeName, replacement: stsNew },
           ];
           phase(`force delete ${LOCAL}, whose PV is on ${VICTIM}  ≙ kubectl delete pod ${LOCAL} --force`);
           await ctx.faults.deletePod(ctx.ns, LOCAL, { force: true });
+          const unplaced = ({ reason, involvedObject: o }: CoreV1Event) =>
+            reason === 'FailedScheduling' && o.name === LOCAL && o.uid !== old.uid;
           const why = `the scheduler's reason why the new ${LOCAL} cannot be placed`;
-          const events = () =>
-            ctx.rec.objects<CoreV1Event>('events').filter((e) => e.reason === 'FailedScheduling');
-          const failure = await waitFor(ctx, why, ctx.bounds.controllerReaction, () =>
-            events().find((e) => e.involvedObject.name === LOCAL && e.involvedObject.uid !== old.uid),
+          const { reason, message } = await waitFor(ctx, why, ctx.bounds.controllerReaction, () =>
+            ctx.rec.objects<CoreV1Event>('events').find(unplaced),
           );
           const pending = pod(ctx, LOCAL);
-          const pendingRow = podRow(ctx, pending, { phase: pending?.status?.phase });
           phase(`start ${VICTIM} again, which holds the pending pod's volume  ≙ docker start ${VICTIM}`);
           const startedAt = Date.now();
           await old.undo();
@@ -229,36 +210,35 @@ export const nodeStop: Behaviour = {
           const back = await waitFor(ctx, `${LOCAL} Ready on ${VICTIM}`, bound, () =>
             readyPod(ctx, LOCAL, old.uid),
           );
-          const backRow = podRow(ctx, back, { phase: back.status?.phase });
-          const rows = [
-            { '': `force-deleted, ${VICTIM} down`, ...pendingRow },
-            { '': `${VICTIM} started, +${seconds(startedAt)}s`, ...backRow },
+          const row = (at: string, p?: V1Pod) => ({ '': at, ...podRow(ctx, p, { phase: p?.status?.phase }) });
+          const forced = [
+            row(`force-deleted, ${VICTIM} down`, pending),
+            row(`${VICTIM} started, +${seconds(startedAt)}s`, back),
           ];
-          const { reason, message } = failure;
+          const volume = loss.volumeRow(ctx, `pvc-${LOCAL}`);
           const tables = [
-            ...seenLoss.tables,
+            ...old.tables,
             { title: 'volume', rows: [volume] },
             { title: 'after the node loss', rows: owners },
-            { title: `${LOCAL} force-deleted`, rows },
+            { title: `${LOCAL} force-deleted`, rows: forced },
             { title: 'scheduler', rows: [{ reason, message }] },
           ];
-          return { tables, seenLoss, webPod, newWeb, createdAt, volume, old, pending, message, back };
+          return { tables, old, web, newWeb, createdAt, volume, pending, message, back };
         },
-        judge(seen, ctx) {
-          expect(seen.webPod.spec?.nodeName, 'the Deployment pod ran on the lost node').to.equal(VICTIM);
-          expect(seen.volume['node affinity'], `${LOCAL}'s node-local PV`).to.equal('pinned to a node');
-          loss.judgeLoss(seen.seenLoss, ctx);
-          const { name } = seen.webPod.metadata!;
-          expect(seen.newWeb.metadata?.name, 'the Deployment replacement: a new name').to.not.equal(name);
-          expect(seen.newWeb.spec?.nodeName, 'the Deployment replacement runs elsewhere').to.equal(OTHER);
+        judge({ old, web, newWeb, createdAt, volume, pending, message, back }, ctx) {
+          expect(web.spec?.nodeName, 'the Deployment pod ran on the lost node').to.equal(VICTIM);
+          expect(volume['node affinity'], `${LOCAL}'s node-local PV`).to.equal('pinned to a node');
+          loss.judgeLoss(old, ctx);
+          const { name } = web.metadata!;
+          expect(newWeb.metadata?.name, 'the Deployment replacement: a new name').to.not.equal(name);
+          expect(newWeb.spec?.nodeName, 'the Deployment replacement runs elsewhere').to.equal(OTHER);
           // A ReplicaSet counts only pods that are not terminating: it acts inside the StatefulSet's window.
-          const { lostAt, window } = seen.old;
           const created = 'the Deployment replacement, created while the StatefulSet made none';
-          expect(seen.createdAt, created).to.be.within(lostAt, window.to);
-          expect(seen.pending?.metadata?.uid, `a new ${LOCAL}`).to.not.be.oneOf([undefined, seen.old.uid]);
-          expect(seen.pending?.status?.phase, `the new ${LOCAL} while ${VICTIM} is down`).to.equal('Pending');
-          expect(seen.message, 'the scheduler').to.match(PINNED);
-          expect(seen.back.spec?.nodeName, `${LOCAL} runs where its volume is`).to.equal(VICTIM);
+          expect(createdAt, created).to.be.within(old.lostAt, old.window.to);
+          expect(pending?.metadata?.uid, `a new ${LOCAL}`).to.not.be.oneOf([undefined, old.uid]);
+          expect(pending?.status?.phase, `the new ${LOCAL} while ${VICTIM} is down`).to.equal('Pending');
+          expect(message, 'the scheduler').to.match(PINNED);
+          expect(back.spec?.nodeName, `${LOCAL} runs where its volume is`).to.equal(VICTIM);
         },
       }),
     ];

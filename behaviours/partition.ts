@@ -7,15 +7,15 @@ import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
 import { LAB_NETWORK } from '../lib/cluster/paths.ts';
+import { plus } from '../lib/cluster/settings.ts';
 import { kubectl } from '../lib/cluster/shell.ts';
 import { isPodReady, pvcName } from '../lib/observe/k8s-facts.ts';
 import { phase } from '../lib/run/console.ts';
 import { waitFor, type RunContext } from '../lib/run/run.ts';
-import { plus } from '../lib/cluster/settings.ts';
 import { nodeRow, pod, podRow, readyPod, seconds, uidPrefix } from './support/pods.ts';
 import * as loss from './support/node-loss.ts';
 
-const { POD, CLAIM, VICTIM } = loss;
+const { POD, CLAIM, VICTIM, OTHER } = loss;
 /** MariaDB on a datadir another server holds: "Can't lock aria control file … error: 11", or InnoDB's ibdata1. */
 const LOCK_MESSAGE = /Unable to lock|Can't lock/i;
 
@@ -24,7 +24,7 @@ async function logLine(ctx: RunContext, name: string, pattern: RegExp, seconds: 
   const follow = kubectl(['logs', '-f', '-n', ctx.ns, name]).nothrow();
   const timer = setTimeout(() => follow.abort(), seconds * 1000);
   try {
-    for await (const line of follow) if (pattern.test(line)) return line;
+    for await (const line of follow) if (pattern.test(line)) return line.trim();
     return undefined;
   } finally {
     clearTimeout(timer);
@@ -43,12 +43,7 @@ export const partition: Behaviour = {
       step({
         id: 'cut',
         title: `cut ${VICTIM} off: Ready=Unknown, tainted, ${POD} evicted, no replacement, yet mysqld still runs there`,
-        async act(ctx) {
-          lost = await loss.loseVictim(ctx, 'cut');
-          const mysqld = (await loss.mysqldOn(VICTIM)).length;
-          const seen = loss.lossObservation(ctx, lost, { 'mariadbd on the node': mysqld });
-          return { ...seen, mysqld, vars: { ...seen.vars, mysqld } };
-        },
+        act: async (ctx) => (lost = await loss.loseVictim(ctx, 'cut')),
         judge(seen, ctx) {
           loss.judgeLoss(seen, ctx);
           expect(seen.mysqld, 'the old mysqld keeps running on the cut-off node').to.be.above(0);
@@ -56,9 +51,8 @@ export const partition: Behaviour = {
       }),
       step({
         id: 'force-delete',
-        title: `force delete starts a second mysqld on ${loss.OTHER} on the same volume; the datadir lock keeps it from serving`,
+        title: `force delete starts a second mysqld on ${OTHER} on the same volume; the datadir lock keeps it from serving`,
         async act(ctx) {
-          const old = lost!.before;
           phase(`force delete ${POD} (what the seed warns against)  ≙ kubectl delete pod ${POD} --force`);
           await ctx.faults.deletePod(ctx.ns, POD, { force: true });
           const running = () => {
@@ -68,20 +62,14 @@ export const partition: Behaviour = {
           const b = ctx.bounds.mysqlStart;
           second = await waitFor(ctx, `a second ${POD} running`, b, running);
           // Its first lock attempt comes early in MySQL's start; read from the log stream.
-          const lock = (await logLine(ctx, POD, LOCK_MESSAGE, b.seconds))?.trim();
-          const [onVictim, onOther] = await Promise.all([loss.mysqldOn(VICTIM), loss.mysqldOn(loss.OTHER)]);
+          const lock = await logLine(ctx, POD, LOCK_MESSAGE, b.seconds);
+          const [oldRunning, newRunning] = await Promise.all([loss.mysqldOn(VICTIM), loss.mysqldOn(OTHER)]);
           const ready = isPodReady(pod(ctx, POD));
-          const row = (p: V1Pod, which: string, mariadbd: number, isReady: string) => ({
-            node: p.spec?.nodeName,
-            pod: `${POD} (${which})`,
-            uid: uidPrefix(p.metadata?.uid),
-            pvc: pvcName(p),
-            mariadbd,
-            ready: isReady,
-          });
+          const row = (p: V1Pod, which: string, mariadbd: number, ready: string) =>
+            podRow(ctx, p, { pod: `${POD} (${which})`, mariadbd, ready });
           const rows = [
-            row(old, 'old, force-deleted', onVictim.length, 'unknown (cut off)'),
-            row(second, 'new', onOther.length, String(ready)),
+            row(lost!.before, 'old, force-deleted', oldRunning, 'unknown (cut off)'),
+            row(second, 'new', newRunning, String(ready)),
           ];
           return {
             tables: [
@@ -89,8 +77,7 @@ export const partition: Behaviour = {
               { title: "the new server's log", rows: [{ line: lock ?? '-' }] },
             ],
             second,
-            lock,
-            oldRunning: onVictim.length,
+            oldRunning,
             ready,
             vars: {
               uid: uidPrefix(second.metadata?.uid),
@@ -101,14 +88,13 @@ export const partition: Behaviour = {
             },
           };
         },
-        judge(seen) {
-          expect(seen.second.spec?.nodeName, `the second ${POD} runs on the other node`).to.equal(loss.OTHER);
-          expect(pvcName(seen.second), `the second ${POD} mounts the same claim`).to.equal(CLAIM);
-          expect(seen.oldRunning, `mariadbd still running on ${VICTIM}`).to.be.above(0);
-          expect(seen.lock, 'the second mysqld cannot lock the datadir the first still holds').to.match(
-            LOCK_MESSAGE,
-          );
-          expect(seen.ready, 'the second pod cannot serve while the first holds the datadir').to.equal(false);
+        judge({ second, oldRunning, ready, vars }) {
+          expect(second.spec?.nodeName, `the second ${POD} runs on the other node`).to.equal(OTHER);
+          expect(pvcName(second), `the second ${POD} mounts the same claim`).to.equal(CLAIM);
+          expect(oldRunning, `mariadbd still running on ${VICTIM}`).to.be.above(0);
+          const lockFailed = 'the second mysqld cannot lock the datadir the first still holds';
+          expect(vars.lock, lockFailed).to.match(LOCK_MESSAGE);
+          expect(ready, 'the second pod cannot serve while the first holds the datadir').to.equal(false);
         },
       }),
       step({
@@ -125,7 +111,7 @@ export const partition: Behaviour = {
             readyPod(ctx, POD, lost!.uid),
           );
           const readyAfter = seconds(reconnectedAt);
-          const left = (await loss.mysqldOn(VICTIM)).length;
+          const left = await loss.mysqldOn(VICTIM);
           const read = await loss.readRow(ctx);
           const node = { ...nodeRow(loss.victimNode(ctx), VICTIM), 'Ready after': `+${nodeBack}s` };
           const extra = { 'Ready after': `+${readyAfter}s`, [`mariadbd on ${VICTIM}`]: left, row: read };
@@ -135,17 +121,14 @@ export const partition: Behaviour = {
               { title: 'pods', rows: [podRow(ctx, ready, extra)] },
             ],
             ready,
-            left,
-            read,
             vars: { victim: VICTIM, node: ready.spec?.nodeName ?? '-', ready: readyAfter, left, row: read },
           };
         },
-        judge({ ready, left, read }) {
-          expect(ready.metadata?.uid, `${POD} is the second pod of the force delete`).to.equal(
-            second?.metadata?.uid,
-          );
-          expect(left, 'the returning kubelet stopped the old mysqld').to.equal(0);
-          expect(read, 'the row written before the partition, read back').to.equal(loss.ROW);
+        judge({ ready, vars }) {
+          const uid = second?.metadata?.uid;
+          expect(ready.metadata?.uid, `${POD} is the second pod of the force delete`).to.equal(uid);
+          expect(vars.left, 'the returning kubelet stopped the old mysqld').to.equal(0);
+          expect(vars.row, 'the row written before the partition, read back').to.equal(loss.ROW);
         },
       }),
     ];
