@@ -20,10 +20,8 @@ const SERVICE = 'mysql';
 const REPLICAS = 3;
 const PODS = Array.from({ length: REPLICAS }, (_, i) => `mysql-${i}`);
 const WORKERS = [worker(1), worker(2)];
-/** Queries of the service name whose first answer is counted. */
-const QUERIES = 30;
-/** The pod taken out of rotation. */
-const SLOW = 'mysql-2';
+const QUERIES = 30; // of the service name, whose first answers are counted
+const SLOW = 'mysql-2'; // the pod taken out of rotation
 // Readiness times out after 5 s, liveness (same command) after 10 s: a mysql client that takes 7 s
 // takes the pod out of the Service without a restart (refusing root's login would fail liveness too).
 const SLOW_SECONDS = 7;
@@ -50,7 +48,6 @@ const readyIps = (ctx: RunContext) => endpointRows(ctx).flatMap((e) => (e.ready 
 const sorted = (ips: string[]) => [...ips].sort().join(', ');
 /** Exactly these IPs: no more, no fewer, no duplicates, in any order. */
 const sameSet = (a: string[], b: string[]) => a.length === b.length && sorted(a) === sorted(b);
-/** The DNS answer is exactly `expected`; else an EvidenceError quoting both. */
 function answerIs(name: string, answer: string[], expected: string[], what: string): void {
   if (!sameSet(answer, expected))
     throw new EvidenceError(
@@ -74,10 +71,8 @@ const restarts = (p: V1Pod | undefined) => p?.status?.containerStatuses?.[0]?.re
 const tally = (keys: string[]) =>
   keys.reduce((counts, k) => counts.set(k, (counts.get(k) ?? 0) + 1), new Map<string, number>());
 
-/**
- * The live Corefile's loadbalance, cache and kubernetes plugins: each one's line (or `{ … }` block),
- * comments removed; says in the story whether cache can hold a shuffled answer back.
- */
+// The live Corefile's loadbalance, cache and kubernetes plugins: each one's line (or `{ … }` block),
+// comments removed; says in the story whether cache can hold a shuffled answer back.
 async function coreDnsPlugins(ctx: RunContext) {
   const cm = await ctx.kube.core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'coredns' });
   const lines = (cm.data?.Corefile ?? '').split('\n').map((l) => l.replace(/#.*/, '').trim());

@@ -26,10 +26,11 @@ export const podLoss: Behaviour = {
     /** The current pod's identity (name, uid, ip, node) and its volume's (pvc, pvcUid, pv). */
     const identity = (ctx: RunContext) => ({ ...identityOf(current!), ...volumeOf(pvc(ctx, `pvc-${POD}`)!) });
 
-    /** Deletes mysql-0 and waits for a new mysql-0 Ready; what changed and what stayed. */
-    const deleteStep = (id: string, mode: 'graceful' | 'force') =>
+    // Deletes mysql-0 and waits for a new mysql-0 Ready: what changed and what stayed; then the DNS
+    // name leads to the new pod and the row written before is read back through it.
+    const lossSteps = (mode: 'graceful' | 'force', [deleteId, dnsId]: [string, string]) => [
       step({
-        id,
+        id: deleteId,
         title: `${mode} delete: same name, new UID, same PVC and PV, after the old pod is gone`,
         async act(ctx) {
           const before = identity(ctx);
@@ -83,12 +84,9 @@ export const podLoss: Behaviour = {
             before.node,
           );
         },
-      });
-
-    /** The DNS name leads to the new pod and the row written before is read back through it. */
-    const dnsStep = (id: string, mode: 'graceful' | 'force') =>
+      }),
       step({
-        id,
+        id: dnsId,
         title: `after the ${mode} delete: ${HOST} resolves to the new pod and the row survived`,
         async act(ctx) {
           const ip = current!.status!.podIP!;
@@ -104,7 +102,8 @@ export const podLoss: Behaviour = {
           expect(dns.ips, `${HOST} resolves to the new pod's IP only`).to.deep.equal([ip]);
           expect(read, 'the row written before the loss, read back through DNS').to.equal(ROW);
         },
-      });
+      }),
+    ];
 
     return [
       step({
@@ -126,10 +125,8 @@ export const podLoss: Behaviour = {
           expect(read, 'the row reads back as written').to.equal(ROW);
         },
       }),
-      deleteStep('delete', 'graceful'),
-      dnsStep('dns-data', 'graceful'),
-      deleteStep('force-delete', 'force'),
-      dnsStep('force-dns-data', 'force'),
+      ...lossSteps('graceful', ['delete', 'dns-data']),
+      ...lossSteps('force', ['force-delete', 'force-dns-data']),
     ];
   },
 };
