@@ -5,11 +5,10 @@
 import { expect } from 'chai';
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
-
+import { times } from '../lib/cluster/settings.ts';
 import { worker } from '../lib/cluster/topology.ts';
 import { EvidenceError } from '../lib/observe/evidence.ts';
 import { pvcName } from '../lib/observe/k8s-facts.ts';
-
 import type { EvidenceRow as Row } from '../lib/report/data.ts';
 import { phase } from '../lib/run/console.ts';
 import { createAll, type RunContext, waitFor } from '../lib/run/run.ts';
@@ -92,9 +91,8 @@ export const naming: Behaviour = {
         const apply = `kubectl apply -f manifests/mysql-statefulset.yaml; kubectl scale sts ${STS} --replicas=${REPLICAS}`;
         phase(`deploy the seed StatefulSet on ${NODES.join(', ')}  ≙ ${apply}`);
         await deploySeed(ctx, { replicas: REPLICAS, nodeNames: NODES });
-        const b = ctx.bounds.mysqlStart; // OrderedReady: one MySQL start after another
-        const bound = { seconds: REPLICAS * b.seconds, why: `${REPLICAS} × ${b.seconds}s, ${b.why}` };
-        await waitFor(ctx, `${PODS.join(', ')} Ready`, bound, () => PODS.every((n) => readyPod(ctx, n)));
+        const b = times(REPLICAS, ctx.bounds.mysqlStart); // OrderedReady: one MySQL start after another
+        await waitFor(ctx, `${PODS.join(', ')} Ready`, b, () => PODS.every((n) => readyPod(ctx, n)));
         const sts = await ctx.kube.apps.readNamespacedStatefulSet({ name: STS, namespace: ctx.ns });
         const pods = podsOf(ctx, 'mysql-sts');
         const [rows, names] = [pods.map(podRow), pods.map(nameOf).join(', ')];

@@ -5,16 +5,7 @@ import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import { worker } from '../lib/cluster/topology.ts';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
-import {
-  identityOf,
-  ipChanged,
-  samePodIdentity,
-  sameVolume,
-  volumeOf,
-  type PodIdentity,
-  type VolumeIdentity,
-} from '../lib/observe/evidence.ts';
-
+import { identityOf, ipChanged, samePodIdentity, sameVolume, volumeOf } from '../lib/observe/evidence.ts';
 import { note, phase } from '../lib/run/console.ts';
 import { type RunContext, waitFor } from '../lib/run/run.ts';
 import { deploySeed, podRow, pvc, readyPod, seconds } from './support/pods.ts';
@@ -23,6 +14,7 @@ import { resolveUntil, sql, startClient } from './support/mysql.ts';
 const POD = 'mysql-0';
 const HOST = `${POD}.mysql`;
 const ROW = 'written before the loss';
+const WRITE_ROW = `CREATE DATABASE lab; CREATE TABLE lab.notes (id INT PRIMARY KEY, text VARCHAR(64)); INSERT INTO lab.notes VALUES (1, '${ROW}')`;
 const WORKERS = [worker(1), worker(2)];
 const readRow = (ctx: RunContext) => sql(ctx, HOST, 'SELECT text FROM lab.notes WHERE id = 1');
 
@@ -31,87 +23,70 @@ export const podLoss: Behaviour = {
   title: 'a lost pod comes back with the same name and volume',
   steps() {
     let current: V1Pod | undefined;
-    const volume = (ctx: RunContext) => volumeOf(pvc(ctx, `pvc-${POD}`)!);
+    /** The current pod's identity (name, uid, ip, node) and its volume's (pvc, pvcUid, pv). */
+    const identity = (ctx: RunContext) => ({ ...identityOf(current!), ...volumeOf(pvc(ctx, `pvc-${POD}`)!) });
 
-    /** Deletes mysql-0 and waits for a new mysql-0 Ready; what changed and what stayed. */
-    const deleteStep = (id: string, mode: 'graceful' | 'force') =>
+    // Deletes mysql-0 and waits for a new mysql-0 Ready: what changed and what stayed; then the DNS
+    // name leads to the new pod and the row written before is read back through it.
+    const lossSteps = (mode: 'graceful' | 'force', [deleteId, dnsId]: [string, string]) => [
       step({
-        id,
+        id: deleteId,
         title: `${mode} delete: same name, new UID, same PVC and PV, after the old pod is gone`,
         async act(ctx) {
-          const before = identityOf(current!);
-          const volBefore = volume(ctx);
+          const before = identity(ctx);
+          const force = mode === 'force';
           phase(
-            `${mode} delete of ${POD} (uid ${before.uid}, ip ${before.ip})  ≙ kubectl delete pod ${POD}${mode === 'force' ? ' --grace-period=0 --force' : ''}`,
+            `${mode} delete of ${POD} (uid ${before.uid}, ip ${before.ip})  ≙ kubectl delete pod ${POD}${force ? ' --grace-period=0 --force' : ''}`,
           );
-          const deletedAt = Date.now();
-          await ctx.faults.deletePod(ctx.ns, POD, { force: mode === 'force' });
+          const requested = Date.now();
+          await ctx.faults.deletePod(ctx.ns, POD, { force });
           const b = ctx.bounds.mysqlStart;
           current = await waitFor(ctx, `a new ${POD} Ready`, b, () => readyPod(ctx, POD, before.uid));
-          const after = identityOf(current);
-          const volAfter = volume(ctx);
-          const history = ctx.rec.history('pods', POD).filter((e) => e.at >= deletedAt);
-          const deletedAtEvent = history.find((e) => e.type === 'DELETED' && e.uid === before.uid)?.at;
-          const addedAtEvent = history.find((e) => e.type === 'ADDED' && e.uid === after.uid)?.at;
+          const after = identity(ctx);
+          const history = ctx.rec.history('pods', POD).filter((e) => e.at >= requested);
+          const when = (type: string, uid: string) =>
+            history.find((e) => e.type === type && e.uid === uid)?.at;
+          const [deletedAt, addedAt] = [when('DELETED', before.uid), when('ADDED', after.uid)];
+          const changed = ipChanged(before, after);
           note(
-            ipChanged(before, after)
+            changed
               ? `IP changed ${before.ip} -> ${after.ip}`
               : `IP reused: ${after.ip} (the CNI handed out the same free address; not guaranteed either way)`,
           );
-          const since = (at: number | undefined) => (at === undefined ? '-' : `+${seconds(deletedAt, at)}s`);
+          const since = (at: number | undefined) => (at === undefined ? '-' : `+${seconds(requested, at)}s`);
+          const events = {
+            'old pod DELETED': since(deletedAt),
+            'new pod ADDED': since(addedAt),
+            'new pod Ready': since(Date.now()),
+          };
+          const rows = Object.entries({ before, after }).map(([label, id]) => ({ '': label, ...id }));
           return {
             tables: [
-              {
-                title: `${POD} before and after`,
-                rows: [
-                  { '': 'before', ...identityRow(before, volBefore) },
-                  { '': 'after', ...identityRow(after, volAfter) },
-                ],
-              },
-              {
-                title: 'events since the delete',
-                rows: [
-                  {
-                    'old pod DELETED': since(deletedAtEvent),
-                    'new pod ADDED': since(addedAtEvent),
-                    'new pod Ready': since(Date.now()),
-                  },
-                ],
-              },
+              { title: `${POD} before and after`, rows },
+              { title: 'events since the delete', rows: [events] },
             ],
             before,
             after,
-            volBefore,
-            volAfter,
-            deletedAtEvent,
-            addedAtEvent,
-            notes: [ipChanged(before, after) ? 'ipChanged' : 'ipReused'],
-            vars: { oldIp: before.ip ?? '-', newIp: after.ip ?? '-', pvc: volAfter.pvc },
+            deletedAt,
+            addedAt,
+            notes: [changed ? 'ipChanged' : 'ipReused'],
+            vars: { oldIp: before.ip ?? '-', newIp: after.ip ?? '-', pvc: after.pvc },
           };
         },
-        judge(seen) {
-          samePodIdentity(seen.before, seen.after);
-          sameVolume(seen.volBefore, seen.volAfter);
-          expect(
-            seen.deletedAtEvent,
-            'the old pod object was deleted before the new one was made',
-          ).to.not.equal(undefined);
-          expect(seen.addedAtEvent, 'the new pod was seen ADDED on the watch').to.not.equal(undefined);
-          expect(seen.addedAtEvent!, 'the new pod appeared only after the old one was gone').to.be.at.least(
-            seen.deletedAtEvent!,
-          );
+        judge({ before, after, deletedAt, addedAt }) {
+          samePodIdentity(before, after);
+          sameVolume(before, after);
+          expect(deletedAt, 'the old pod object was deleted before the new one was made').to.be.a('number');
+          expect(addedAt, 'the new pod was seen ADDED on the watch').to.be.a('number');
+          expect(addedAt, 'the new pod appeared only after the old one was gone').to.be.at.least(deletedAt!);
           // The new pod mounts the same volume, so the node-local PV pins it to the same node.
-          expect(
-            seen.after.node,
-            'node-local PV: the pod comes back on the node that holds its volume',
-          ).to.equal(seen.before.node);
+          expect(after.node, 'node-local PV: the pod comes back on the node that holds its volume').to.equal(
+            before.node,
+          );
         },
-      });
-
-    /** The DNS name leads to the new pod and the row written before is read back through it. */
-    const dnsStep = (id: string, mode: 'graceful' | 'force') =>
+      }),
       step({
-        id,
+        id: dnsId,
         title: `after the ${mode} delete: ${HOST} resolves to the new pod and the row survived`,
         async act(ctx) {
           const ip = current!.status!.podIP!;
@@ -120,24 +95,15 @@ export const podLoss: Behaviour = {
           note(
             `DNS ${HOST} -> ${dns.ips.join(',')} (TTL ${dns.ttl}s, ${dns.tries} quer${dns.tries === 1 ? 'y' : 'ies'})`,
           );
-          return {
-            tables: [
-              {
-                title: 'DNS and data',
-                rows: [{ name: HOST, answer: dns.ips.join(','), 'pod ip': ip, ttl: dns.ttl, row: read }],
-              },
-            ],
-            ip,
-            answer: dns.ips,
-            read,
-            vars: { ip, row: read },
-          };
+          const rows = [{ name: HOST, answer: dns.ips.join(','), 'pod ip': ip, ttl: dns.ttl, row: read }];
+          return { tables: [{ title: 'DNS and data', rows }], ip, dns, read, vars: { ip, row: read } };
         },
-        judge(seen) {
-          expect(seen.answer, `${HOST} resolves to the new pod's IP only`).to.deep.equal([seen.ip]);
-          expect(seen.read, 'the row written before the loss, read back through DNS').to.equal(ROW);
+        judge({ ip, dns, read }) {
+          expect(dns.ips, `${HOST} resolves to the new pod's IP only`).to.deep.equal([ip]);
+          expect(read, 'the row written before the loss, read back through DNS').to.equal(ROW);
         },
-      });
+      }),
+    ];
 
     return [
       step({
@@ -150,30 +116,17 @@ export const podLoss: Behaviour = {
           const b = ctx.bounds.mysqlStart;
           current = await waitFor(ctx, `${POD} Running and Ready`, b, () => readyPod(ctx, POD));
           phase('write a row before the loss');
-          await sql(
-            ctx,
-            HOST,
-            `CREATE DATABASE lab; CREATE TABLE lab.notes (id INT PRIMARY KEY, text VARCHAR(64)); INSERT INTO lab.notes VALUES (1, '${ROW}')`,
-          );
+          await sql(ctx, HOST, WRITE_ROW);
           const read = await readRow(ctx);
-          return {
-            tables: [{ title: 'pods', rows: [podRow(ctx, current, { row: read })] }],
-            read,
-            vars: { row: read },
-          };
+          const rows = [podRow(ctx, current, { row: read })];
+          return { tables: [{ title: 'pods', rows }], read, vars: { row: read } };
         },
-        judge(seen) {
-          expect(seen.read, 'the row reads back as written').to.equal(ROW);
+        judge({ read }) {
+          expect(read, 'the row reads back as written').to.equal(ROW);
         },
       }),
-      deleteStep('delete', 'graceful'),
-      dnsStep('dns-data', 'graceful'),
-      deleteStep('force-delete', 'force'),
-      dnsStep('force-dns-data', 'force'),
+      ...lossSteps('graceful', ['delete', 'dns-data']),
+      ...lossSteps('force', ['force-delete', 'force-dns-data']),
     ];
   },
 };
-
-function identityRow(p: PodIdentity, v: VolumeIdentity) {
-  return { name: p.name, uid: p.uid, ip: p.ip, node: p.node, pvc: v.pvc, pvcUid: v.pvcUid, pv: v.pv };
-}
