@@ -14,7 +14,7 @@ import type { RecordedEvent } from '../lib/observe/recorder.ts';
 import { note, phase } from '../lib/run/console.ts';
 import { type RunContext, waitFor } from '../lib/run/run.ts';
 import { deploySeed, pod, podRow, readyPod, seconds, uidPrefix } from './support/pods.ts';
-import { resolve, resolveUntil, startClient, type DnsAnswer } from './support/mysql.ts';
+import { answerOf, resolve, startClient, type DnsAnswer } from './support/mysql.ts';
 
 const SERVICE = 'mysql';
 const REPLICAS = 3;
@@ -57,8 +57,6 @@ function answerIs(name: string, answer: string[], expected: string[], what: stri
 /** A DNS answer and how many queries it took ('gave up': never the expected one). */
 type Answer = DnsAnswer & { tries?: number | string };
 /** Asks after each TTL until the answer is `expected`; else the last answer, for the judge to quote. */
-const answerOf = (ctx: RunContext, name: string, expected: string[]): Promise<Answer> =>
-  resolveUntil(ctx, name, expected).catch(async () => ({ ...(await resolve(ctx, name)), tries: 'gave up' }));
 const dnsRow = (name: string, { ips, ttl, tries = 1 }: Answer) => ({
   name,
   answer: ips.join(', ') || 'no A record',
@@ -66,7 +64,13 @@ const dnsRow = (name: string, { ips, ttl, tries = 1 }: Answer) => ({
   tries,
 });
 const said = (ips: string[]) => ips.join(', ') || 'nothing';
-const restarts = (p: V1Pod | undefined) => p?.status?.containerStatuses?.[0]?.restartCount ?? -1;
+/** The mysql container's restarts; a pod without its status cannot show that it was not restarted. */
+function restarts(p: V1Pod | undefined): number {
+  const count = p?.status?.containerStatuses?.find((c) => c.name === 'mysql')?.restartCount;
+  if (count === undefined)
+    throw new EvidenceError(`${p?.metadata?.name}: no mysql container status to count restarts`);
+  return count;
+}
 /** How many times each key occurs. */
 const tally = (keys: string[]) =>
   keys.reduce((counts, k) => counts.set(k, (counts.get(k) ?? 0) + 1), new Map<string, number>());

@@ -9,7 +9,7 @@ import { identityOf, ipChanged, samePodIdentity, sameVolume, volumeOf } from '..
 import { note, phase } from '../lib/run/console.ts';
 import { type RunContext, waitFor } from '../lib/run/run.ts';
 import { deploySeed, podRow, pvc, readyPod, seconds } from './support/pods.ts';
-import { resolveUntil, sql, startClient } from './support/mysql.ts';
+import { answerOf, sql, startClient } from './support/mysql.ts';
 
 const POD = 'mysql-0';
 const HOST = `${POD}.mysql`;
@@ -90,10 +90,10 @@ export const podLoss: Behaviour = {
         title: `after the ${mode} delete: ${HOST} resolves to the new pod and the row survived`,
         async act(ctx) {
           const ip = current!.status!.podIP!;
-          const dns = await resolveUntil(ctx, HOST, [ip]);
+          const dns = await answerOf(ctx, HOST, [ip]);
           const read = await readRow(ctx);
           note(
-            `DNS ${HOST} -> ${dns.ips.join(',')} (TTL ${dns.ttl}s, ${dns.tries} quer${dns.tries === 1 ? 'y' : 'ies'})`,
+            `DNS ${HOST} -> ${dns.ips.join(',')} (TTL ${dns.ttl}s, ${dns.tries === 1 ? '1 query' : `tries: ${dns.tries}`})`,
           );
           const rows = [{ name: HOST, answer: dns.ips.join(','), 'pod ip': ip, ttl: dns.ttl, row: read }];
           return { tables: [{ title: 'DNS and data', rows }], ip, dns, read, vars: { ip, row: read } };
