@@ -17,10 +17,6 @@ async function patchSts(ctx: RunContext, name: string, ...body: object[]): Promi
   return at;
 }
 
-/** Patches spec.replicas (≙ kubectl scale sts); returns when the patch was sent. */
-export const scale = (ctx: RunContext, sts: string, replicas: number) =>
-  patchSts(ctx, sts, { op: 'replace', path: '/spec/replicas', value: replicas });
-
 const isOf = (sts: string, name = '') => new RegExp(`^${sts}-\\d+$`).test(name);
 
 /** The set's pods as recorded now (terminating ones too), by name. */
@@ -60,9 +56,9 @@ export function watched(ctx: RunContext, sts: string, t0: number, except = new S
 }
 export type Watched = ReturnType<typeof watched>;
 
-/** Scales the set to `count` and waits until it is `settled`; returns what its pods did since the patch. */
+/** Scales the set to `count` (≙ kubectl scale sts), waits until `settled`: what its pods did since. */
 export async function scaleTo(ctx: RunContext, sts: string, count: number, b: Bound, how: string) {
-  const t0 = await scale(ctx, sts, count);
+  const t0 = await patchSts(ctx, sts, { op: 'replace', path: '/spec/replicas', value: count });
   await settled(ctx, sts, count, b, how);
   return watched(ctx, sts, t0);
 }
