@@ -6,17 +6,18 @@ import { expect } from 'chai';
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
 import type { RecordedEvent } from '../lib/observe/recorder.ts';
-
 import { phase } from '../lib/run/console.ts';
 import { createAll, type RunContext, waitFor } from '../lib/run/run.ts';
 import { deploySeed, pvc, readyPod, seconds, uidPrefix } from './support/pods.ts';
-import { scaleDown } from './support/scale.ts';
+import { scaleTo } from './support/scale.ts';
 
 const POD = 'mysql-0';
 const CLAIM = `pvc-${POD}`;
 /** Same class as the seed's claims; no pod mounts it, so nothing protects it. */
 const CONTROL = 'unused-claim';
+const CONTROL_SPEC = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } };
 const FINALIZER = 'kubernetes.io/pvc-protection';
+const PVCS = 'persistentvolumeclaims';
 
 /** The claim as the API server has it now (a fresh read, not the recorder's copy); undefined once gone. */
 async function readClaim(ctx: RunContext, name: string): Promise<V1PersistentVolumeClaim | undefined> {
@@ -44,7 +45,7 @@ export const pvcProtection: Behaviour = {
   title: 'a deleted PVC of a running pod waits, Terminating, until the pod is gone',
   steps() {
     let podUid = '';
-    let deletedAt = 0;
+    const vars = { pod: POD, claim: CLAIM };
     return [
       step({
         id: 'deploy',
@@ -52,31 +53,24 @@ export const pvcProtection: Behaviour = {
         async act(ctx) {
           phase(`deploy the seed StatefulSet (1 replica) and a claim no pod uses, ${CONTROL}`);
           await deploySeed(ctx, { replicas: 1 });
-          await createAll(ctx, [
-            {
-              apiVersion: 'v1',
-              kind: 'PersistentVolumeClaim',
-              metadata: { name: CONTROL },
-              spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
-            } as V1PersistentVolumeClaim,
-          ]);
-          const b = ctx.bounds.mysqlStart;
-          const pod = await waitFor(ctx, `${POD} Ready`, b, () => readyPod(ctx, POD));
+          const metadata = { name: CONTROL };
+          const control = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata, spec: CONTROL_SPEC };
+          await createAll(ctx, [control]);
+          const pod = await waitFor(ctx, `${POD} Ready`, ctx.bounds.mysqlStart, () => readyPod(ctx, POD));
           podUid = pod.metadata!.uid!;
           const claims = [pvc(ctx, CLAIM), pvc(ctx, CONTROL)];
           return {
             tables: [{ title: 'claims', rows: [claimRow(CLAIM, claims[0]), claimRow(CONTROL, claims[1])] }],
             claims,
-            vars: { pod: POD, claim: CLAIM },
+            vars,
           };
         },
         judge({ claims: [used, control] }) {
           expect(used?.status?.phase, `${CLAIM} is Bound to the running pod's volume`).to.equal('Bound');
-          for (const c of [used, control])
-            expect(
-              c?.metadata?.finalizers,
-              `${c?.metadata?.name} carries the protection finalizer`,
-            ).to.include(FINALIZER);
+          for (const c of [used, control]) {
+            const has = `${c?.metadata?.name} carries the protection finalizer`;
+            expect(c?.metadata?.finalizers, has).to.include(FINALIZER);
+          }
         },
       }),
       step({
@@ -84,43 +78,36 @@ export const pvcProtection: Behaviour = {
         title: `deleting ${CLAIM} leaves it Terminating while ${POD} runs; the unused claim goes at once`,
         async act(ctx) {
           phase(`delete ${CLAIM}, then ${CONTROL}  ≙ kubectl delete pvc ${CLAIM} ${CONTROL} --wait=false`);
-          deletedAt = Date.now();
-          await ctx.kube.core.deleteNamespacedPersistentVolumeClaim({ name: CLAIM, namespace: ctx.ns });
-          await ctx.kube.core.deleteNamespacedPersistentVolumeClaim({ name: CONTROL, namespace: ctx.ns });
+          const deletedAt = Date.now();
+          for (const name of [CLAIM, CONTROL])
+            await ctx.kube.core.deleteNamespacedPersistentVolumeClaim({ name, namespace: ctx.ns });
           const b = ctx.bounds.controllerReaction;
           const control = await waitFor(ctx, `${CONTROL} DELETED on the watch`, b, () =>
-            deletedOnWatch(ctx, 'persistentvolumeclaims', CONTROL),
+            deletedOnWatch(ctx, PVCS, CONTROL),
           );
           // Read back from the API server, not from the recorder: the state after the controller acted.
           const claim = await readClaim(ctx, CLAIM);
           const pod = await ctx.kube.core.readNamespacedPod({ name: POD, namespace: ctx.ns });
+          const deleted = { 'DELETED at': `+${seconds(deletedAt, control.at)}s` };
+          const rows = [claimRow(CLAIM, claim), { ...claimRow(CONTROL, undefined), ...deleted }];
+          const podRow = { pod: POD, uid: uidPrefix(pod.metadata?.uid), phase: pod.status?.phase };
           return {
             tables: [
-              {
-                title: `read from the API server +${seconds(deletedAt)}s after the delete`,
-                rows: [
-                  claimRow(CLAIM, claim),
-                  { ...claimRow(CONTROL, undefined), 'DELETED at': `+${seconds(deletedAt, control.at)}s` },
-                ],
-              },
-              {
-                title: 'pod',
-                rows: [{ pod: POD, uid: uidPrefix(pod.metadata?.uid), phase: pod.status?.phase }],
-              },
+              { title: `read from the API server +${seconds(deletedAt)}s after the delete`, rows },
+              { title: 'pod', rows: [podRow] },
             ],
-            claim,
+            claim: claim?.metadata,
             pod,
-            claimDeleted: deletedOnWatch(ctx, 'persistentvolumeclaims', CLAIM),
-            vars: { claim: CLAIM, pod: POD },
+            claimDeleted: deletedOnWatch(ctx, PVCS, CLAIM),
+            vars,
           };
         },
         judge({ claim, pod, claimDeleted }) {
           expect(claim, `${CLAIM} still exists after the unused claim was removed`).to.not.equal(undefined);
-          expect(
-            claim!.metadata?.deletionTimestamp,
-            `${CLAIM} is marked for deletion (Terminating)`,
-          ).to.not.equal(undefined);
-          expect(claim!.metadata?.finalizers, `${CLAIM} is held by ${FINALIZER}`).to.include(FINALIZER);
+          expect(claim!.deletionTimestamp, `${CLAIM} is marked for deletion (Terminating)`).to.not.equal(
+            undefined,
+          );
+          expect(claim!.finalizers, `${CLAIM} is held by ${FINALIZER}`).to.include(FINALIZER);
           expect(claimDeleted, `no DELETED event of ${CLAIM} was seen`).to.equal(undefined);
           expect(pod.metadata?.uid, `${POD} is the same pod (uid ${uidPrefix(podUid)})`).to.equal(podUid);
           expect(pod.status?.phase, `${POD} keeps running on its claim`).to.equal('Running');
@@ -131,35 +118,28 @@ export const pvcProtection: Behaviour = {
         title: `once ${POD} is gone, ${CLAIM} is removed — after the pod, never before`,
         async act(ctx) {
           phase(`scale the StatefulSet to 0  ≙ kubectl scale sts mysql --replicas=0`);
-          const sts = await ctx.kube.apps.readNamespacedStatefulSet({ name: 'mysql', namespace: ctx.ns });
-          const { at } = await scaleDown(ctx, sts, 0);
+          const { t0: at } = await scaleTo(ctx, 'mysql', 0, ctx.bounds.mysqlStop, 'one graceful stop');
           const b = ctx.bounds.controllerReaction;
-          await waitFor(ctx, `${CLAIM} DELETED on the watch once its pod is gone`, b, () =>
-            deletedOnWatch(ctx, 'persistentvolumeclaims', CLAIM),
+          const claimGone = await waitFor(ctx, `${CLAIM} DELETED on the watch once its pod is gone`, b, () =>
+            deletedOnWatch(ctx, PVCS, CLAIM),
           );
           const podGone = deletedOnWatch(ctx, 'pods', POD);
-          const claimGone = deletedOnWatch(ctx, 'persistentvolumeclaims', CLAIM);
           const when = (e: RecordedEvent | undefined) => (e ? `+${seconds(at, e.at)}s` : 'not seen');
+          const rows = [
+            { object: `pod ${POD}`, deleted: when(podGone) },
+            { object: `claim ${CLAIM}`, deleted: when(claimGone) },
+          ];
           return {
-            tables: [
-              {
-                title: 'DELETED events on the live watch, since the scale-down',
-                rows: [
-                  { object: `pod ${POD}`, deleted: when(podGone) },
-                  { object: `claim ${CLAIM}`, deleted: when(claimGone) },
-                ],
-              },
-            ],
+            tables: [{ title: 'DELETED events on the live watch, since the scale-down', rows }],
             order: [podGone, claimGone].map((e) => (e ? ctx.rec.events.indexOf(e) : -1)),
             claimNow: await readClaim(ctx, CLAIM),
-            vars: { claim: CLAIM, pod: POD },
+            vars,
           };
         },
         judge({ order: [pod, claim], claimNow }) {
           expect(pod, `${POD} DELETED seen on the watch`).to.be.at.least(0);
-          expect(claim, `${CLAIM} DELETED seen after ${POD} DELETED, in the order received`).to.be.above(
-            pod!,
-          );
+          const after = `${CLAIM} DELETED seen after ${POD} DELETED, in the order received`;
+          expect(claim, after).to.be.above(pod!);
           expect(claimNow, `${CLAIM} is gone from the API server`).to.equal(undefined);
         },
       }),

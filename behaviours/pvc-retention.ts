@@ -2,20 +2,19 @@
 // Retain, the default): scaling up again gives the new pods the same PVCs and data. With whenScaled:
 // Delete the controller makes each condemned pod its PVC's owner and the garbage collector deletes both.
 import { expect } from 'chai';
-import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1PersistentVolume, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
+import { times } from '../lib/cluster/settings.ts';
 import { kubectl } from '../lib/cluster/shell.ts';
 import { worker } from '../lib/cluster/topology.ts';
 import { EvidenceError, identityOf, samePodIdentity } from '../lib/observe/evidence.ts';
 import { isPodReady, pvcName } from '../lib/observe/k8s-facts.ts';
 import type { RecordedEvent } from '../lib/observe/recorder.ts';
-
 import { note, phase } from '../lib/run/console.ts';
 import { type RunContext, waitFor } from '../lib/run/run.ts';
-import { deploySeed, pod, podRow, readyPod } from './support/pods.ts';
-import { resolve, resolveUntil, sql, startClient } from './support/mysql.ts';
-import { assertPvcsKept, pvcRows, scale, scaleDown, volumes, type VolumeRow } from './support/scale.ts';
-import { times } from '../lib/cluster/settings.ts';
+import { deploySeed, pod, podRow, pvc } from './support/pods.ts';
+import { answerOf, sql, startClient } from './support/mysql.ts';
+import { scaleTo, settled } from './support/scale.ts';
 
 const STS = 'mysql';
 const [REPLICAS, SCALED] = [3, 1];
@@ -32,17 +31,45 @@ const [PVC, PV] = ['persistentvolumeclaims', 'persistentvolumes'];
 const [RETAIN, DELETE] = ['Retain', 'Delete'].map((whenScaled) => ({ whenScaled, whenDeleted: 'Retain' }));
 const GC = `each condemned PVC gets its pod as owner before the pod is deleted, and the garbage collector deletes it with the pod; the PV follows the storage class's reclaimPolicy (Delete) afterwards: no time means not seen yet, not awaited`;
 
+/** One row per PVC, also when it is gone: UID, phase, PV and its phase, owner. */
+const pvcRows = (ctx: RunContext) =>
+  PVCS.map((name) => {
+    const c = pvc(ctx, name);
+    const pv = c?.spec?.volumeName;
+    return {
+      pvc: name,
+      exists: !!c,
+      uid: c?.metadata?.uid ?? '-',
+      phase: c?.status?.phase ?? '-',
+      pv: pv ?? '-',
+      pvPhase: (pv && ctx.rec.get<V1PersistentVolume>(PV, pv)?.status?.phase) ?? '-',
+      owner: c?.metadata?.ownerReferences?.map((o) => `${o.kind}/${o.name}`).join(',') || 'none',
+    };
+  });
+type VolumeRow = ReturnType<typeof pvcRows>[number];
+const volumes = (ctx: RunContext) => pvcRows(ctx).filter((r) => r.exists);
+/** Every PVC of `before` still exists with the same UID and PV: the volume and its data were kept. */
+function assertPvcsKept(before: VolumeRow[], after: VolumeRow[]): void {
+  for (const b of before) {
+    const a = after.find((v) => v.pvc === b.pvc);
+    if (!a || a.uid !== b.uid || a.pv !== b.pv)
+      throw new EvidenceError(
+        `expected ${b.pvc} kept (uid ${b.uid} -> ${b.pv}), found ${a ? `uid ${a.uid} -> ${a.pv}` : 'no such PVC'}`,
+      );
+  }
+}
+
 type Is = (e: RecordedEvent) => boolean;
 const deleted: Is = (e) => e.type === 'DELETED';
 /** The first event of `name` since t0 that `is`, and the seconds (0.1) from t0 to it. */
 const since = (ctx: RunContext, t0: number, res: string, name: string, is = deleted) =>
   ctx.rec.history(res, name).find((e) => e.at >= t0 && is(e));
 const secs = (t0: number, e?: RecordedEvent) => (e ? Math.round((e.at - t0) / 100) / 10 : undefined);
-const uid = (p: V1Pod) => p.metadata!.uid!;
 const names = (vs: VolumeRow[]) => vs.map((v) => v.pvc);
+const podsNow = (ctx: RunContext) => PODS.map((n) => pod(ctx, n)!);
 const readRow = (ctx: RunContext) => sql(ctx, HOST, 'SELECT text FROM lab.notes WHERE id = 1');
+const pvcTable = (ctx: RunContext, when: string) => ({ title: `PVCs ${when}`, rows: pvcRows(ctx) });
 const liveSts = (c: RunContext) => c.kube.apps.readNamespacedStatefulSet({ name: STS, namespace: c.ns });
-const pvcTable = (ctx: RunContext, when: string) => ({ title: `PVCs ${when}`, rows: pvcRows(ctx, PVCS) });
 const policy = (sts: V1StatefulSet) => ({ whenScaled: 'unset', whenDeleted: 'unset', ...sts.spec?.[POLICY] });
 const policyTable = (row: Record<string, string>) => ({ title: `live spec.${POLICY}`, rows: [row] });
 /** A pod and the PVC it mounts among `vs`, in full to compare; after a scale-up at `upAt`: when Ready. */
@@ -53,53 +80,41 @@ function podVolume(ctx: RunContext, p: V1Pod, vs: VolumeRow[], upAt?: number) {
   return { '': upAt ? 'after' : 'before', ...id, pvc: v?.pvc, pvcUid: v?.uid, pv: v?.pv, 'ready (s)': ready };
 }
 /** Asks after each TTL until HOST answers `ip`; else the last answer, for the judge to quote. */
-const answerOf = (ctx: RunContext, ip: string) =>
-  resolveUntil(ctx, HOST, [ip]).catch(async () => ({ ...(await resolve(ctx, HOST)), tries: 'gave up' }));
-
-/** Waits until every pod is Ready and none is one of the `old` UIDs: `starts` MySQL starts in a row. */
-async function allReady(ctx: RunContext, starts: number, old: string[] = []): Promise<V1Pod[]> {
-  const pods = () => PODS.map((n) => readyPod(ctx, n)).filter((p) => p && !old.includes(uid(p)));
-  const ready = () => (pods().length === REPLICAS ? (pods() as V1Pod[]) : undefined);
-  return waitFor(
-    ctx,
-    `${PODS} Ready (OrderedReady: one at a time)`,
-    times(starts, ctx.bounds.mysqlStart),
-    ready,
-  );
-}
 
 /** Scales REPLICAS -> SCALED: what became of each condemned pod, its PVC and PV, from the patch on. */
 async function scaledDown(ctx: RunContext, pvcsGo: boolean) {
-  const before = volumes(ctx, PVCS);
   const beforeTable = pvcTable(ctx, 'before the scale-down');
+  const before = beforeTable.rows.filter((r) => r.exists);
   phase(`scale ${STS} ${REPLICAS} -> ${SCALED}  ≙ kubectl scale sts ${STS} --replicas=${SCALED}`);
-  const { at } = await scaleDown(ctx, await liveSts(ctx), SCALED);
-  const gone = () => CONDEMNED.every((n) => since(ctx, at, PVC, `pvc-${n}`));
+  const stops = times(REPLICAS - SCALED, ctx.bounds.mysqlStop);
+  const { t0: at } = await scaleTo(ctx, STS, SCALED, stops, 'OrderedReady: one graceful stop at a time');
+  const first = (res: string, name: string, is?: Is) => since(ctx, at, res, name, is);
+  const gone = () => CONDEMNED.every((n) => first(PVC, `pvc-${n}`));
   // The garbage collector deletes an owned PVC within seconds of its owner pod.
   if (pvcsGo) await waitFor(ctx, `the PVCs of ${CONDEMNED} DELETED`, ctx.bounds.controllerReaction, gone);
   const timeline = CONDEMNED.map((n) => {
-    const [c, t] = [`pvc-${n}`, (res: string, name: string, is?: Is) => since(ctx, at, res, name, is)];
+    const pvc = `pvc-${n}`;
     const owned: Is = (e) =>
       !!e.object.metadata?.ownerReferences?.some((o) => o.kind === 'Pod' && o.name === n);
-    const pv = before.find((v) => v.pvc === c)?.pv ?? '';
-    const [owner, podGone, pvcGone] = [t(PVC, c, owned), t('pods', n), t(PVC, c)];
-    const [ownerPodSet, podDeleted, pvcDeleted] = [owner, podGone, pvcGone].map((e) => secs(at, e));
+    const events = [first(PVC, pvc, owned), first('pods', n), first(PVC, pvc)];
+    const [ownerPodSet, podDeleted, pvcDeleted] = events.map((e) => secs(at, e));
     // The API server's order (etcd revisions): two watch streams may deliver it otherwise.
-    const revisions = [owner, podGone, pvcGone].map((e) => e?.resourceVersion ?? '-').join(', ');
-    const pvDeleted = secs(at, t(PV, pv));
-    return { pod: n, pvc: c, ownerPodSet, podDeleted, pvcDeleted, pv, pvDeleted, revisions };
+    const revisions = events.map((e) => e?.resourceVersion ?? '-').join(', ');
+    const pv = before.find((v) => v.pvc === pvc)?.pv ?? '';
+    const pvDeleted = secs(at, first(PV, pv));
+    return { pod: n, pvc, ownerPodSet, podDeleted, pvcDeleted, pv, pvDeleted, revisions };
   });
+  const rows = pvcRows(ctx);
   const state = (n: string) => ({ pod: n, state: pod(ctx, n) ? 'running' : 'deleted' });
-  const rows = pvcRows(ctx, PVCS);
   const pods = { title: 'pods', rows: PODS.map((n) => podRow(ctx, pod(ctx, n), state(n))) };
-  const times = { title: 'scale-down timeline (seconds from the scale patch)', rows: timeline };
-  const tables = [pods, beforeTable, times, { title: 'PVCs after the scale-down', rows }];
+  const steps = { title: 'scale-down timeline (seconds from the scale patch)', rows: timeline };
+  const tables = [pods, beforeTable, steps, { title: 'PVCs after the scale-down', rows }];
   const podsGone = Math.max(...timeline.map((t) => t.podDeleted ?? NaN));
   const phases = rows.map((r) => `${r.pvc} ${r.phase}`).join(', ');
   const pvcs = CONDEMNED.map((n) => `pvc-${n}`).join(', ');
   const vars = { pods: CONDEMNED.join(', '), seconds: podsGone, pvcs, phases };
   const deletedPvcs = ctx.rec.history(PVC).flatMap((e) => (deleted(e) ? [e.name] : []));
-  return { tables, before, now: volumes(ctx, PVCS), rows, timeline, deletedPvcs, vars };
+  return { tables, before, now: rows.filter((r) => r.exists), rows, timeline, deletedPvcs, vars };
 }
 
 export const pvcRetention: Behaviour = {
@@ -115,8 +130,9 @@ export const pvcRetention: Behaviour = {
           phase(`deploy the seed StatefulSet (${REPLICAS} replicas, no retention policy) and a client pod`);
           await deploySeed(ctx, { replicas: REPLICAS, nodeNames: [worker(1), worker(2)] });
           await startClient(ctx, worker(1));
-          first = await allReady(ctx, REPLICAS);
-          kept = volumes(ctx, PVCS);
+          const starts = times(REPLICAS, ctx.bounds.mysqlStart);
+          await settled(ctx, STS, REPLICAS, starts, 'OrderedReady: one at a time');
+          [first, kept] = [podsNow(ctx), volumes(ctx)];
           phase(`write a row into ${POD} before the scale-down`);
           await sql(ctx, HOST, WRITE);
           const read = await readRow(ctx);
@@ -148,13 +164,14 @@ export const pvcRetention: Behaviour = {
         title: `scale ${SCALED} -> ${REPLICAS}: the new ${CONDEMNED.join(' and ')} mount the same PVCs, ${POD} reads the row back`,
         async act(ctx) {
           phase(`scale ${STS} ${SCALED} -> ${REPLICAS}  ≙ kubectl scale sts ${STS} --replicas=${REPLICAS}`);
-          const upAt = await scale(ctx, STS, REPLICAS);
           const old = first.slice(SCALED);
-          const again = (await allReady(ctx, old.length, old.map(uid))).slice(SCALED);
+          const starts = times(old.length, ctx.bounds.mysqlStart);
+          const { t0: upAt } = await scaleTo(ctx, STS, REPLICAS, starts, 'OrderedReady: one at a time');
+          const again = podsNow(ctx).slice(SCALED);
           const ip = again.at(-1)!.status!.podIP!;
-          const dns = await answerOf(ctx, ip);
+          const dns = await answerOf(ctx, HOST, [ip]);
           const read = await readRow(ctx);
-          const now = volumes(ctx, PVCS);
+          const now = volumes(ctx);
           const rows = old.flatMap((o, i) => [podVolume(ctx, o, kept), podVolume(ctx, again[i]!, now, upAt)]);
           const ids = { title: 'pods before the scale-down and after the scale-up', rows };
           const data = [{ name: HOST, answer: `${dns.ips}`, 'pod ip': ip, queries: dns.tries, row: read }];
