@@ -5,11 +5,21 @@
 // out-of-service (suite only). Contrasts (suite only): a Deployment replaces its pod at once; with a
 // node-local PV even a forced replacement waits for the node.
 import { expect } from 'chai';
-import type { CoreV1Event, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
 import { plus, type Bound, type Bounds } from '../lib/cluster/settings.ts';
 import { OUT_OF_SERVICE_TAINT, type Undo } from '../lib/faults/faults.ts';
-import { identityOf, samePodIdentity, sameVolume, volumeOf } from '../lib/observe/evidence.ts';
+import {
+  eachAfter,
+  identityOf,
+  lostPodOf,
+  noReplacementDuring,
+  samePodIdentity,
+  sameVolume,
+  volumeOf,
+} from '../lib/observe/evidence.ts';
+import type { RecordedEvent } from '../lib/observe/recorder.ts';
+import { gapFree } from '../lib/observe/waits.ts';
 import { isPodReady, nodeReadyStatus } from '../lib/observe/k8s-facts.ts';
 import { phase } from '../lib/run/console.ts';
 import { createAll, waitFor, type RunContext } from '../lib/run/run.ts';
@@ -25,6 +35,21 @@ const PINNED = /PersistentVolume's node affinity|volume node affinity/;
 const START = `start node ${VICTIM} again  ≙ docker start ${VICTIM}`;
 /** What an operator does to end the wait; a fault it injects comes back as its undo. */
 type Action = (ctx: RunContext) => Promise<Undo | void>;
+/** The change on the victim's Node that lets the old pod go: it must come before the old pod's DELETED. */
+interface Mechanism {
+  what: string;
+  seen: (e: RecordedEvent) => boolean;
+}
+const onVictim = (e: RecordedEvent) => e.resource === 'nodes' && e.name === VICTIM;
+/** The message of an assertion run for its failure, or undefined when it passed. */
+const failureOf = (check: () => void) => {
+  try {
+    check();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+};
 
 /** The seed StatefulSet as `local`, with labels of its own. */
 function local(sts: V1StatefulSet): V1StatefulSet {
@@ -56,6 +81,7 @@ export const nodeStop: Behaviour = {
       ];
       return {
         tables: [{ title: `${POD} before and after`, rows }],
+        actedAt,
         old: identityOf(old),
         now: identityOf(after),
         volumes: [lost!.volume, volumeOf(pvc(ctx, loss.CLAIM)!)] as const,
@@ -77,6 +103,7 @@ export const nodeStop: Behaviour = {
       title: string,
       says: string,
       action: Action,
+      mechanism: Mechanism,
       delay: keyof Bounds,
       node?: string,
       back: keyof Bounds = 'nodeReady',
@@ -89,14 +116,47 @@ export const nodeStop: Behaviour = {
           phase(says);
           const bound = plus(ctx.bounds[delay], ctx.bounds.mysqlStart);
           const replaced = await replacedBy(ctx, action, bound);
+          // The mechanism, proven from the live watch: its change on the Node, then the old pod's
+          // DELETED, then the new pod's ADDED.
+          const gap = failureOf(() => gapFree(ctx.rec, ['pods', 'nodes'], replaced.actedAt));
+          const since = ctx.rec.events.filter((e) => e.at >= replaced.actedAt && e.source === 'watch');
+          const at = (test: (e: RecordedEvent) => boolean) => since.find(test)?.at;
+          const order = {
+            mechanism: at((e) => onVictim(e) && mechanism.seen(e)),
+            oldGone: at((e) => e.uid === lost!.uid && e.type === 'DELETED'),
+            newAdded: at((e) => e.uid === replaced.now.uid && e.type === 'ADDED'),
+          };
+          const when = (ms?: number) =>
+            ms === undefined ? 'not seen' : `+${seconds(replaced.actedAt, ms)}s`;
+          const orderRows = [
+            { event: mechanism.what, at: when(order.mechanism) },
+            { event: `old ${POD} uid ${uidPrefix(lost.uid)} DELETED`, at: when(order.oldGone) },
+            { event: `new ${POD} uid ${uidPrefix(replaced.now.uid)} ADDED`, at: when(order.newAdded) },
+          ];
           await replaced.undo?.();
           await lost.undo();
           await loss.victimBack(ctx, Date.now(), ctx.bounds[back]);
-          return { tables: [...lost.tables, ...replaced.tables], lost, replaced };
+          const tables = [...lost.tables, { title: 'the mechanism, on the live watch', rows: orderRows }];
+          return { tables: [...tables, ...replaced.tables], lost, replaced, order, gap };
         },
         judge(seen, ctx) {
           loss.judgeLoss(seen.lost, ctx);
           judgeReplaced(seen.replaced, node);
+          expect(seen.gap, 'the pods and nodes watches had no gap while the mechanism acted').to.equal(
+            undefined,
+          );
+          const { mechanism: m, oldGone, newAdded } = seen.order;
+          expect(m, `${mechanism.what}, seen on the live watch`).to.be.a('number');
+          expect(oldGone, `the old ${POD}'s DELETED, seen on the live watch`).to.be.a('number');
+          expect(newAdded, `the new ${POD}'s ADDED, seen on the live watch`).to.be.a('number');
+          eachAfter([
+            { label: `the old ${POD} DELETED (after: ${mechanism.what})`, start: oldGone!, previousDone: m },
+            {
+              label: `the new ${POD} ADDED (after the old one's DELETED)`,
+              start: newAdded!,
+              previousDone: oldGone,
+            },
+          ]);
         },
       });
 
@@ -149,6 +209,7 @@ export const nodeStop: Behaviour = {
         '(c) starting the node again lets its kubelet finish the deletion, then the pod is recreated',
         START,
         () => lost!.undo(),
+        { what: `${VICTIM} Ready=True again`, seen: (e) => nodeReadyStatus(e.object) === 'True' },
         'nodeReady', // then its kubelet confirms the deletion at once
       ),
       wayOut(
@@ -156,6 +217,7 @@ export const nodeStop: Behaviour = {
         `(a) deleting the Node object lets pod GC remove the pod, then it is recreated on ${OTHER}`,
         `delete the Node object  ≙ kubectl delete node ${VICTIM}`,
         (ctx) => ctx.faults.deleteNodeObject(VICTIM),
+        { what: `Node ${VICTIM} DELETED`, seen: (e) => e.type === 'DELETED' },
         'podGc',
         OTHER,
         'kubeletReregister',
@@ -165,6 +227,10 @@ export const nodeStop: Behaviour = {
         `(d) the out-of-service taint force-deletes the pod, then it is recreated on ${OTHER}`,
         `taint ${VICTIM}  ≙ kubectl taint node ${VICTIM} ${OUT_OF_SERVICE_TAINT}=nodeshutdown:NoExecute`,
         (ctx) => ctx.faults.taintOutOfService(VICTIM),
+        {
+          what: `${VICTIM} tainted ${OUT_OF_SERVICE_TAINT}`,
+          seen: (e) => !!(e.object as V1Node).spec?.taints?.some((t) => t.key === OUT_OF_SERVICE_TAINT),
+        },
         'podGc', // pod GC deletes an out-of-service node's pods at its next pass: no quarantine
         OTHER,
       ),
@@ -223,9 +289,12 @@ export const nodeStop: Behaviour = {
             { title: `${LOCAL} force-deleted`, rows: forced },
             { title: 'scheduler', rows: [{ reason, message }] },
           ];
-          return { tables, old, web, newWeb, createdAt, volume, pending, message, back };
+          // The shared no-replacement check, run on the Deployment's pod: it must fail (a negative case).
+          const window = { from: old.lostAt, to: old.window.to };
+          const webCheck = failureOf(() => noReplacementDuring(ctx.rec.events, lostPodOf(web), window));
+          return { tables, old, web, newWeb, createdAt, volume, pending, message, back, webCheck };
         },
-        judge({ old, web, newWeb, createdAt, volume, pending, message, back }, ctx) {
+        judge({ old, web, newWeb, createdAt, volume, pending, message, back, webCheck }, ctx) {
           expect(web.spec?.nodeName, 'the Deployment pod ran on the lost node').to.equal(VICTIM);
           expect(volume['node affinity'], `${LOCAL}'s node-local PV`).to.equal('pinned to a node');
           loss.judgeLoss(old, ctx);
@@ -235,6 +304,10 @@ export const nodeStop: Behaviour = {
           // A ReplicaSet counts only pods that are not terminating: it acts inside the StatefulSet's window.
           const created = 'the Deployment replacement, created while the StatefulSet made none';
           expect(createdAt, created).to.be.within(old.lostAt, old.window.to);
+          const negative = "the StatefulSet's no-replacement check, run on the Deployment's pod";
+          expect(webCheck, `${negative}: it fails, naming the replacement`).to.include(
+            `${newWeb.metadata?.name}`,
+          );
           expect(pending?.metadata?.uid, `a new ${LOCAL}`).to.not.be.oneOf([undefined, old.uid]);
           expect(pending?.status?.phase, `the new ${LOCAL} while ${VICTIM} is down`).to.equal('Pending');
           expect(message, 'the scheduler').to.match(PINNED);

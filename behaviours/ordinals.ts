@@ -75,9 +75,30 @@ export const ordinals: Behaviour = {
           phase('scale to 3  ≙ kubectl scale sts mysql --replicas=3');
           const b = times(3, ctx.bounds.mysqlStart);
           const w = await scaleTo(ctx, STS, 3, b, 'one MySQL first start after another');
+          // What the API server itself recorded (whole seconds): the watch's order must agree with it.
+          const server = podsOf(ctx, STS).map((p) => ({
+            pod: p.metadata!.name!,
+            created: new Date(p.metadata!.creationTimestamp!).getTime(),
+            ready: new Date(
+              p.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime ?? NaN,
+            ).getTime(),
+          }));
+          const iso = (ms: number) => (Number.isNaN(ms) ? '-' : new Date(ms).toISOString().slice(11, 19));
+          const recorded = server.map((r) => ({
+            pod: r.pod,
+            created: iso(r.created),
+            'Ready since': iso(r.ready),
+          }));
           return {
-            tables: [eventTable('watch events, scale 0 → 3', w, ['added', 'ready'], [0, 1, 2])],
+            tables: [
+              eventTable('watch events, scale 0 → 3', w, ['added', 'ready'], [0, 1, 2]),
+              {
+                title: "the API server's record (creationTimestamp, Ready lastTransitionTime)",
+                rows: recorded,
+              },
+            ],
             w,
+            server,
             vars: {
               order: orderOf(w.added),
               gap1: gapMs(named(w.added, 'mysql-1'), named(w.ready, 'mysql-0')),
@@ -85,9 +106,15 @@ export const ordinals: Behaviour = {
             },
           };
         },
-        judge({ w }) {
+        judge({ w, server }) {
           onLiveWatch(w);
           orderedBy([0, 1, 2], w.added, 'creation order');
+          // Cross-checked with the server's own times: pod n+1 created no earlier than pod n turned Ready.
+          server.slice(1).forEach((next, i) => {
+            const prev = server[i]!;
+            const what = `${next.pod} created (server) not before ${prev.pod} turned Ready (server)`;
+            expect(next.created, what).to.be.at.least(prev.ready);
+          });
           after('mysql-1 ADDED', w.added[1], named(w.ready, 'mysql-0'));
           after('mysql-2 ADDED', w.added[2], named(w.ready, 'mysql-1'));
         },

@@ -3,7 +3,7 @@
 // appears; and the recorded events show the Node Ready=Unknown and tainted unreachable and the pod
 // evicted (Terminating, still "Running" in the API), each within its bound from the live settings.
 import { expect } from 'chai';
-import type { V1Node, V1PersistentVolume, V1Pod } from '@kubernetes/client-node';
+import type { V1Lease, V1Node, V1PersistentVolume, V1Pod } from '@kubernetes/client-node';
 import { $ } from 'zx';
 import { step } from '../../lib/behaviour/model.ts';
 import { LAB_NETWORK } from '../../lib/cluster/paths.ts';
@@ -35,8 +35,9 @@ export const ROW = 'written before the node was lost';
 export const victimNode = (ctx: RunContext) => ctx.rec.get<V1Node>('nodes', VICTIM);
 export const readRow = (ctx: RunContext) =>
   sql(ctx, `${POD}.mysql`, 'SELECT text FROM lab.notes WHERE id = 1');
-const unreachable = (n: V1Node) =>
-  !!n.spec?.taints?.some((t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute');
+const unreachableTaint = (n: V1Node | undefined) =>
+  n?.spec?.taints?.find((t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute');
+const unreachable = (n: V1Node) => !!unreachableTaint(n);
 
 /** The seed StatefulSet with one replica that prefers the victim node and may move to OTHER. */
 export function seedOnVictim(storageClass: 'shared' | 'standard'): SeedOptions {
@@ -88,6 +89,22 @@ export const deployOnVictimStep = step({
     expect(vars.row, 'the row reads back as written').to.equal(ROW);
   },
 });
+
+/**
+ * The victim's last heartbeat as the server recorded it (wall ms): its Lease's renewTime or its
+ * Ready condition's lastHeartbeatTime, whichever is later. The node controller counts its grace
+ * period from the last one it saw, so Ready=Unknown can come no sooner than this plus the grace.
+ */
+async function lastHeartbeat(ctx: RunContext): Promise<number | undefined> {
+  const ref = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' };
+  const lease = (await ctx.kube.objects.read({
+    ...ref,
+    metadata: { name: VICTIM, namespace: 'kube-node-lease' },
+  })) as V1Lease;
+  const ready = victimNode(ctx)?.status?.conditions?.find((c) => c.type === 'Ready');
+  const times = [lease.spec?.renewTime, ready?.lastHeartbeatTime].filter((t) => t !== undefined);
+  return times.length ? Math.max(...times.map((t) => new Date(t).getTime())) : undefined;
+}
 
 /** A node loss as the watch saw it (wall ms): its tables and vars, what it took, what the events show. */
 export type VictimLoss = Awaited<ReturnType<typeof loseVictim>>;
@@ -142,6 +159,10 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const taintedAt = first('nodes', VICTIM, unreachable);
   const evicted = (p: V1Pod) => p.metadata?.uid === uid && !!p.metadata.deletionTimestamp;
   const evictedAt = first('pods', podName, evicted);
+  // Lower bounds count from what the server recorded, not from when docker stop returned.
+  const heartbeatAt = await lastHeartbeat(ctx);
+  const taintAdded = unreachableTaint(victimNode(ctx))?.timeAdded;
+  const taintAddedAt = taintAdded ? new Date(taintAdded).getTime() : undefined;
   // Every UID the name had since the loss: only the old one means no replacement was even created.
   const podEvents = since.filter((e) => e.resource === 'pods' && e.name === podName);
   const uids = [...new Set(podEvents.map((e) => e.uid))];
@@ -155,15 +176,23 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const mariadbd = mysqld === undefined ? {} : { 'mariadbd on the node': mysqld };
   const history = { 'UIDs since': uids.map(uidPrefix).join(','), ...mariadbd };
   const after = (ms: number | undefined) => (ms === undefined ? '-' : seconds(lostAt, ms));
-  const row = (event: string, ms?: number, bound = '') => ({ event, at: `+${after(ms)}s`, bound });
+  const grace = ctx.settings.nodeMonitorGracePeriod;
+  const at = (ms?: number) => (ms !== undefined && ms < lostAt ? `${after(ms)}s` : `+${after(ms)}s`);
+  const row = (event: string, ms?: number, bound = '') => ({ event, at: at(ms), bound });
   const tables = [
     {
       title: 'timeline',
       rows: [
+        row(`last heartbeat the server recorded`, heartbeatAt, 'lease renewal or status post'),
         row(action, lostAt),
-        row(`${VICTIM} Ready=Unknown`, unknownAt, `≤ ${u.seconds}s: ${u.why}`),
+        row(`${VICTIM} Ready=Unknown`, unknownAt, `≥ heartbeat + ${grace}s, ≤ ${u.seconds}s: ${u.why}`),
         row('taint unreachable:NoExecute', taintedAt, `≤ ${u.seconds}s`),
-        row(`${podName} evicted, Terminating`, evictedAt, `≤ ${evict.seconds}s; taint + ${TOLERATION}s`),
+        row(`taint's timeAdded (server, whole seconds)`, taintAddedAt),
+        row(
+          `${podName} evicted, Terminating`,
+          evictedAt,
+          `≥ timeAdded + ${TOLERATION}s, ≤ ${evict.seconds}s`,
+        ),
         row(`no ${podName} with a new UID, since +0.0s`, to, `≥ ${w.seconds}s`),
       ],
     },
@@ -182,7 +211,8 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   };
   const volume = volumeOf(pvc(ctx, pvcName(before)!)!);
   const lost = { pod: podName, before, uid, volume, undo, lostAt, window: { from: lostAt, to } };
-  return { tables, vars, ...lost, unknownAt, taintedAt, evictedAt, uids, now, mysqld, bounds };
+  const seen = { unknownAt, taintedAt, evictedAt, heartbeatAt, taintAddedAt, uids, now, mysqld };
+  return { tables, vars, ...lost, ...seen, bounds };
 }
 
 /** What both behaviours assert of a node loss, from the recorded events. */
@@ -196,6 +226,15 @@ export function judgeLoss(loss: VictimLoss, ctx: RunContext): void {
   within(loss.taintedAt, `${VICTIM} tainted unreachable:NoExecute`, loss.bounds.nodeUnknown);
   within(loss.evictedAt, `${loss.pod} evicted`, loss.bounds.podEvicted);
   expect(loss.evictedAt, `${loss.pod} evicted after the taint`).to.be.at.least(loss.taintedAt!);
+  // Both-sided: not sooner than the live grace period after the last heartbeat the server recorded,
+  // nor sooner than the pods' toleration after the taint's timeAdded (the taint manager's clock).
+  const grace = ctx.settings.nodeMonitorGracePeriod;
+  const sinceHeartbeat = (loss.unknownAt ?? NaN) - (loss.heartbeatAt ?? NaN);
+  const heartbeat = `ms from ${VICTIM}'s last recorded heartbeat to Ready=Unknown (live grace ${grace}s)`;
+  expect(sinceHeartbeat, heartbeat).to.be.at.least(grace * 1000);
+  const sinceTaint = (loss.evictedAt ?? NaN) - (loss.taintAddedAt ?? NaN);
+  const tolerated = `ms from the unreachable taint's timeAdded to the eviction (toleration ${TOLERATION}s)`;
+  expect(sinceTaint, tolerated).to.be.at.least(TOLERATION * 1000);
   expect(loss.now?.metadata?.uid, `${loss.pod} is still the old pod object`).to.equal(loss.uid);
   expect(loss.now?.metadata?.deletionTimestamp, `${loss.pod} is Terminating`).to.not.equal(undefined);
   expect(loss.uids, `every UID ${loss.pod} had since the loss`).to.deep.equal([loss.uid]);

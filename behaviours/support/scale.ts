@@ -6,7 +6,7 @@ import { creations, deletions, EvidenceError, readyTransitions } from '../../lib
 import { isPodReady } from '../../lib/observe/k8s-facts.ts';
 import type { RecordedEvent } from '../../lib/observe/recorder.ts';
 import { type Bound, times } from '../../lib/cluster/settings.ts';
-import { describeEvent } from '../../lib/observe/waits.ts';
+import { describeEvent, gapFree, Inconclusive } from '../../lib/observe/waits.ts';
 import { uidPrefix } from './pods.ts';
 import { type RunContext, waitFor } from '../../lib/run/run.ts';
 
@@ -52,7 +52,15 @@ export function watched(ctx: RunContext, sts: string, t0: number, except = new S
   const events = ctx.rec.events.filter((e) => e.resource === 'pods' && e.at >= t0 && isOf(sts, e.name));
   const ready = readyTransitions(events, t0, except);
   const [removing, gone] = [terminations(events), deletions(events)];
-  return { sts, t0, events, except, added: creations(events), ready, removing, gone };
+  const to = Date.now();
+  // A gap in the pods stream inside the window: its events may be a re-list's; noted for the judge.
+  let gap: string | undefined;
+  try {
+    gapFree(ctx.rec, ['pods'], t0, to);
+  } catch (err) {
+    gap = (err as Error).message;
+  }
+  return { sts, t0, to, gap, events, except, added: creations(events), ready, removing, gone };
 }
 export type Watched = ReturnType<typeof watched>;
 
@@ -63,8 +71,10 @@ export async function scaleTo(ctx: RunContext, sts: string, count: number, b: Bo
   return watched(ctx, sts, t0);
 }
 
-/** Order is proven only by events seen on the live watch: a re-list rebuilds them at its own time. */
+/** Order is proven only by events seen on the live watch, without a gap: a re-list rebuilds them at
+ * its own time. */
 export function onLiveWatch(w: Watched): void {
+  if (w.gap) throw new Inconclusive(`the order of ${w.sts}'s pods: ${w.gap}`);
   const rebuilt = w.events.filter((e) => e.source !== 'watch').map(describeEvent);
   if (rebuilt.length)
     throw new EvidenceError(
