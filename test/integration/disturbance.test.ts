@@ -9,8 +9,12 @@ import { $ } from 'zx';
 import type { Kube } from '../../lib/cluster/kube.ts';
 import { CONTROL_PLANE } from '../../lib/cluster/topology.ts';
 import { namespacedResources, Recorder } from '../../lib/observe/recorder.ts';
-import { holds, Inconclusive, InvariantBroken } from '../../lib/observe/waits.ts';
-import { pausePod, useCluster, useNamespace } from './fixture.ts';
+import { holds, Inconclusive, InvariantBroken, until } from '../../lib/observe/waits.ts';
+import type { V1StatefulSet } from '@kubernetes/client-node';
+import { eachAfter } from '../../lib/observe/evidence.ts';
+import type { RunContext } from '../../lib/run/run.ts';
+import { onLiveWatch, watched } from '../../behaviours/support/scale.ts';
+import { pausePod, PAUSE_IMAGE, useCluster, useNamespace } from './fixture.ts';
 import { stallProxy, type StallProxy } from './stall-proxy.ts';
 
 const WINDOW = 6;
@@ -132,5 +136,86 @@ describe('integration: disturbances while a verdict is formed (never a wrong pas
     const v = await verdict;
     console.log(`      ${v.verdict}: ${v.message.split('\n')[0]}`);
     expect(v.verdict, v.message).to.equal('TypeError');
+  });
+
+  /** A StatefulSet of two pause pods (Ready as soon as they run), created at 0 replicas. */
+  const pauseSet = (name: string, podManagementPolicy: 'OrderedReady' | 'Parallel'): V1StatefulSet => ({
+    metadata: { name },
+    spec: {
+      replicas: 0,
+      serviceName: name,
+      podManagementPolicy,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'pause', image: PAUSE_IMAGE, imagePullPolicy: 'Never' }],
+        },
+      },
+    },
+  });
+  const ctxOf = (r: Recorder) => ({ rec: r, ns: ns() }) as unknown as RunContext;
+
+  /**
+   * Scales a set 0 → 2 while the recorder's connection is stalled (or its watch lost to a 410),
+   * resumes once both pods are Ready
+   * (seen by a second recorder on a direct connection), and judges "pod 1 ADDED only after pod 0
+   * Ready" with the ordinals behaviour's own judgement (onLiveWatch, eachAfter).
+   */
+  async function orderThrough(
+    disturbance: 'stall' | '410',
+    name: string,
+    policy: 'OrderedReady' | 'Parallel',
+  ) {
+    const { kube, bounds } = cluster();
+    await kube.apps.createNamespacedStatefulSet({ namespace: ns(), body: pauseSet(name, policy) });
+    const t0 = Date.now();
+    if (disturbance === 'stall') proxy.stall();
+    else rec.hold('pods', { gone: true }); // its next watch meets 410 Gone and must re-list
+    const body = [{ op: 'replace', path: '/spec/replicas', value: 2 }];
+    await kube.apps.patchNamespacedStatefulSet({ name, namespace: ns(), body });
+    const direct = await new Recorder(kube, namespacedResources(ns())).start();
+    try {
+      await until(direct, () => watched(ctxOf(direct), name, t0).ready.length === 2, {
+        timeout: bounds.podStart.seconds,
+        why: `${name}: 2 pods Ready (bound podStart: ${bounds.podStart.why})`,
+      });
+    } finally {
+      direct.stop();
+    }
+    if (disturbance === 'stall') proxy.resume();
+    else rec.release('pods');
+    await until(rec, () => watched(ctxOf(rec), name, t0).ready.length === 2, {
+      timeout: 30,
+      why: 'the resumed recorder catches up (a test bound: the server replays at once)',
+    });
+    return outcome(
+      Promise.resolve().then(() => {
+        const w = watched(ctxOf(rec), name, t0);
+        onLiveWatch(w);
+        const pod0Ready = w.ready.find((m) => m.name === `${name}-0`);
+        const label = `${name}-1 ADDED`;
+        eachAfter([{ label, start: w.added[1]!.at, previousDone: pod0Ready?.at ?? Infinity }]);
+      }),
+    );
+  }
+
+  it('an order window with a stalled watch, OrderedReady: the right order or inconclusive', async () => {
+    const v = await orderThrough('stall', 'ordered', 'OrderedReady');
+    console.log(`      ${v.verdict}${v.message ? `: ${v.message.split('\n')[0]}` : ''}`);
+    expect(v.verdict, v.message).to.be.oneOf(['pass', Inconclusive.name]);
+  });
+
+  it('an order window with a stalled watch, Parallel: never a pass for an order that did not happen', async () => {
+    const v = await orderThrough('stall', 'parallel', 'Parallel');
+    console.log(`      ${v.verdict}: ${v.message.split('\n')[0]}`);
+    expect(v.verdict, v.message).to.be.oneOf(['EvidenceError', Inconclusive.name]);
+  });
+
+  it('an order window cut by a 410 (re-listed events): inconclusive, even where the order looks right', async () => {
+    const v = await orderThrough('410', 'relisted', 'Parallel');
+    console.log(`      ${v.verdict}: ${v.message.split('\n')[0]}`);
+    expect(v.verdict, v.message).to.equal(Inconclusive.name);
   });
 });
