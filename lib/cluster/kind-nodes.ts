@@ -25,7 +25,7 @@ async function entrypointDone(node: string): Promise<void> {
     if (r.stdout.trim() === 'systemd') return;
     if (Date.now() > deadline)
       throw new Error(
-        `${node}: PID 1 is still ${r.stdout.trim() || '?'} after ${ENTRYPOINT_BOUND}s (its entrypoint has not finished)`,
+        `${node}: PID 1 is still ${r.stdout.trim() || `unknown (docker exec: ${r.stderr.trim() || `exit ${r.exitCode}`})`} after ${ENTRYPOINT_BOUND}s (its entrypoint has not finished)`,
       );
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -30,18 +30,25 @@ export async function ownerIdsOfNodes(containers: string[]): Promise<Map<string,
   );
 }
 
-/** A legacy cluster's owner ConfigMap, read (never written) with the kubeconfig kind gives for it. */
-async function ownerIdFromApi(): Promise<string | undefined> {
+/**
+ * A legacy cluster's owner ConfigMap, read (never written) with the kubeconfig kind gives for it:
+ * the id it holds, or why it could not be read. A failed read never counts as ours: the caller refuses.
+ */
+async function ownerIdFromApi(): Promise<{ id?: string; why?: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'lab-owner-'));
+  const failed = (what: string, r: { stderr: string; exitCode: number | null }) => ({
+    why: `${what} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n')[0] ?? ''}`,
+  });
   try {
     const config = await $`kind get kubeconfig --name ${CLUSTER_NAME}`.nothrow();
-    if (config.exitCode !== 0) return undefined;
+    if (config.exitCode !== 0) return failed('kind get kubeconfig', config);
     writeFileSync(join(dir, 'kubeconfig'), config.stdout);
     const { namespace, name } = OWNER_CONFIGMAP;
     const jsonpath = 'jsonpath={.data.clusterId}';
     const r =
       await $`kubectl --kubeconfig ${join(dir, 'kubeconfig')} get configmap -n ${namespace} ${name} -o ${jsonpath} --request-timeout=10s`.nothrow();
-    return r.exitCode === 0 ? r.stdout.trim() || undefined : undefined;
+    if (r.exitCode !== 0) return failed(`reading ${namespace}/${name}`, r);
+    return r.stdout.trim() ? { id: r.stdout.trim() } : { why: `${namespace}/${name} holds no clusterId` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -71,10 +78,10 @@ export async function proveOwnership(containers: string[], doing: string): Promi
     throw refuse(`its nodes ${unmarked.join(', ')} carry no owner mount while the others do`);
   // Made before nodes carried the mount: only its API server can say whose it is.
   const fromApi = await ownerIdFromApi();
-  if (fromApi === ours) return;
+  if (fromApi.id === ours) return;
   throw refuse(
-    fromApi
-      ? `its owner ConfigMap holds ${fromApi}, not this cache's id ${ours}`
-      : `its nodes carry no owner mount (it predates them) and its API server does not show an owner ConfigMap (it may be stopped: start its nodes with docker start, then run this again)`,
+    fromApi.id
+      ? `its owner ConfigMap holds ${fromApi.id}, not this cache's id ${ours}`
+      : `its nodes carry no owner mount (it predates them) and its owner ConfigMap could not be read (${fromApi.why}; it may be stopped: start its nodes with docker start, then run this again)`,
   );
 }

@@ -85,25 +85,19 @@ describe('integration: a same-named cluster of another lab cache is never touche
     await untouchedBy('scripts/cluster.ts', 'down');
   });
 
-  it('a node stopped: cluster:up refuses and does not start it', async () => {
-    const faults = new Faults(cluster().kube);
-    const undo = await faults.stopNode(worker(3));
-    try {
-      await untouchedBy('scripts/cluster.ts', 'up');
-    } finally {
-      await undo();
-    }
-  });
-
-  it('a node paused: cluster:up refuses and does not unpause it', async () => {
-    const faults = new Faults(cluster().kube);
-    const undo = await faults.pauseNode(worker(3));
-    try {
-      await untouchedBy('scripts/cluster.ts', 'up');
-    } finally {
-      await undo();
-    }
-  });
+  for (const [state, fault, act] of [
+    ['stopped', 'stopNode', 'start'],
+    ['paused', 'pauseNode', 'unpause'],
+  ] as const) {
+    it(`a node ${state}: cluster:up refuses and does not ${act} it`, async () => {
+      const undo = await new Faults(cluster().kube)[fault](worker(3));
+      try {
+        await untouchedBy('scripts/cluster.ts', 'up');
+      } finally {
+        await undo();
+      }
+    });
+  }
 
   it('a node image the other cache calls stale: cluster:up refuses instead of recreating', async () => {
     rmSync(join(cache, 'node-image'), { force: true });
