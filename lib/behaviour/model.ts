@@ -6,25 +6,17 @@
 import type { EvidenceRow } from '../report/data.ts';
 import type { RunContext } from '../run/run.ts';
 
-export interface Table {
-  title: string;
-  rows: EvidenceRow[];
-}
+export type Table = { title: string; rows: EvidenceRow[] };
 
 export interface Observation {
-  /** What the cluster did: the scenario prints them as evidence, the lab as tables. */
-  tables?: Table[];
-  /** Values for the {placeholders} of the lab's held/missed sentences. */
-  vars?: Record<string, string | number>;
-  /** Keys of the lab step's notes (text.yaml `notes.<key>`) to print after the verdict. */
-  notes?: string[];
+  tables?: Table[]; // what the cluster did: the scenario prints them as evidence, the lab as tables
+  vars?: Record<string, string | number>; // the {placeholders} of the lab's held/missed sentences
+  notes?: string[]; // keys of the lab step's notes (text.yaml `notes.<key>`), printed after the verdict
 }
 
 export interface Step<O extends Observation = Observation> {
-  /** The step's id: the same as its words' id in labs/<name>/text.yaml when the lab shows it. */
-  id: string;
-  /** The scenario's test title (English; the lab's titles come from text.yaml). */
-  title: string;
+  id: string; // the id of its words in labs/<name>/text.yaml, when the lab shows it
+  title: string; // the scenario's test title (the lab's titles come from text.yaml)
   /** Acts on the cluster and returns what it saw. Throwing means the step could not be carried out. */
   act(ctx: RunContext): Promise<O>;
   /** Judges what was seen: returns when the behaviour held, throws an assertion with the evidence. */
@@ -32,30 +24,23 @@ export interface Step<O extends Observation = Observation> {
 }
 
 export interface Behaviour {
-  /** Scenario name, lab name, artifacts directory and namespace prefix. */
-  name: string;
-  /** What it proves, in one line: the scenario's describe title after "<name>: ". */
-  title: string;
-  /** Fresh steps for one run: they may share state through the closure. */
-  steps(): Step[];
+  name: string; // scenario name, lab name, artifacts directory and namespace prefix
+  title: string; // what it proves, in one line: the describe title after "<name>: "
+  steps(): Step[]; // fresh steps for one run: they may share state through the closure
 }
 
 /** Ties a step's act and judge together with one observation type. */
-export function step<O extends Observation>(s: Step<O>): Step {
-  return s as unknown as Step;
-}
+export const step = <O extends Observation>(s: Step<O>): Step => s as unknown as Step;
 
 /** Runs one judgement for a runner: undefined when it held, else the assertion's message. */
 export function verdictOf(s: Step, seen: Observation, ctx: RunContext): string | undefined {
   try {
     s.judge(seen, ctx);
-    return undefined;
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
 }
 
 /** Said of every step after one whose action threw: the cluster is not where the step starts from. */
-export function notReached(brokenStep: string): string {
-  return `not reached: step "${brokenStep}" could not be carried out, so the cluster is not in the state this step starts from`;
-}
+export const notReached = (brokenStep: string) =>
+  `not reached: step "${brokenStep}" could not be carried out, so the cluster is not in the state this step starts from`;

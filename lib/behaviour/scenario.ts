@@ -28,29 +28,25 @@ export function describeBehaviour(b: Behaviour): void {
     for (const s of b.steps()) {
       it(s.title, async function () {
         if (broken) throw new Error(notReached(broken));
-        const ctx = run!.ctx;
-        let seen;
-        try {
-          seen = await s.act(ctx);
-        } catch (err) {
+        const seen = await s.act(run!.ctx).catch((err: unknown) => {
           broken = s.id;
           throw err;
-        }
+        });
         for (const t of seen.tables ?? []) evidence(t.title, t.rows);
-        s.judge(seen, ctx);
+        s.judge(seen, run!.ctx);
       });
     }
 
     afterEach(function () {
-      const test = this.currentTest;
-      if (!test) return;
-      verdicts.push({
-        title: test.title,
-        state: test.state ?? 'pending',
-        at: Date.now(),
-        ...(test.duration !== undefined ? { ms: test.duration } : {}),
-        ...(test.err ? { message: test.err.message } : {}),
-      });
+      const t = this.currentTest;
+      if (t)
+        verdicts.push({
+          title: t.title,
+          state: t.state ?? 'pending',
+          at: Date.now(),
+          ms: t.duration,
+          message: t.err?.message,
+        });
     });
 
     after(async function () {
