@@ -27,6 +27,9 @@ export interface Behaviour {
   name: string; // scenario name, lab name, artifacts directory and namespace prefix
   title: string; // what it proves, in one line: the describe title after "<name>: "
   steps(): Step[]; // fresh steps for one run: they may share state through the closure
+  /** What a run creates and injects, said before it is run (`--plan`); a run that injects a fault
+   * its plan does not name fails. */
+  plan?: { creates: string[]; faults: string[] };
 }
 
 /** Ties a step's act and judge together with one observation type. */

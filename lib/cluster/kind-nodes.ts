@@ -46,6 +46,8 @@ export interface NodeInfo extends NodeState {
 }
 
 export interface NodeFaultProvider {
+  /** docker: the node containers of the lab's kind cluster; api: agent pods, through the API alone. */
+  name: 'docker' | 'api';
   /** Every node of the lab cluster, including stopped ones. */
   list(): Promise<NodeInfo[]>;
   stop(node: string): Promise<void>;
@@ -53,8 +55,9 @@ export interface NodeFaultProvider {
   start(node: string, ip?: string): Promise<void>;
   pause(node: string): Promise<void>;
   unpause(node: string): Promise<void>;
-  /** Cuts the node off the cluster network; returns the address to reconnect it with. */
-  disconnect(node: string): Promise<string>;
+  /** Cuts the node off the cluster network; returns the address to reconnect it with. A provider that
+   * cannot reach a cut-off node ends the cut by itself after `seconds` (the others ignore it). */
+  disconnect(node: string, seconds?: number): Promise<string>;
   /** Reconnects with that address; a no-op on a connected node. */
   reconnect(node: string, ip: string): Promise<void>;
   /** Stops and starts the node on its address: every process of it, pods' network included, begins anew. */
@@ -83,6 +86,7 @@ export function parseState(line: string): NodeState {
 const STATE_FORMAT = `{{.State.Running}} {{.State.Paused}} {{with index .NetworkSettings.Networks "${LAB_NETWORK}"}}yes {{.IPAddress}}{{else}}no{{end}}`;
 
 export const kindNodes: NodeFaultProvider = {
+  name: 'docker',
   async list() {
     const names = (
       await $`docker ps -a --filter ${`label=${KIND_CLUSTER_LABEL}=${CLUSTER_NAME}`} --format {{.Names}}`.quiet()

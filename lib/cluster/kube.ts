@@ -3,13 +3,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { CLUSTER_ID_PATH, KUBECONFIG_PATH, KUBE_CONTEXT, OWNER_CONFIGMAP } from './paths.ts';
+import { TARGET, type Target } from './target.ts';
+import { CONSENT_CONFIGMAP, consentOf, type Consent } from './consent.ts';
 
 export interface Kube {
   kc: k8s.KubeConfig;
   core: k8s.CoreV1Api;
   apps: k8s.AppsV1Api;
   objects: k8s.KubernetesObjectApi;
+  /** Set on a cluster that is not the lab's: what its owner allows. */
+  consent?: Consent;
 }
+
+const clients = (kc: k8s.KubeConfig): Kube => ({
+  kc,
+  core: kc.makeApiClient(k8s.CoreV1Api),
+  apps: kc.makeApiClient(k8s.AppsV1Api),
+  objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+});
 
 export class ForeignClusterError extends Error {
   override name = 'ForeignClusterError';
@@ -42,6 +53,8 @@ export function checkKubeconfig(kc: k8s.KubeConfig, source: string): void {
 export interface ConnectOptions {
   /** The id this cache expects in the owner ConfigMap (tests point it elsewhere). */
   clusterIdPath?: string;
+  /** The cluster to act on (default: LAB_CLUSTER's, else the lab's). */
+  target?: Target;
 }
 
 /**
@@ -49,7 +62,10 @@ export interface ConnectOptions {
  * created. Nothing is sent to a server before the kubeconfig passes the local checks, and the only
  * request before the ownership is proven is one GET of that ConfigMap.
  */
-export async function connect(kubeconfigPath = KUBECONFIG_PATH, options: ConnectOptions = {}): Promise<Kube> {
+export async function connect(kubeconfigPath?: string, options: ConnectOptions = {}): Promise<Kube> {
+  const target = options.target ?? TARGET;
+  if (!kubeconfigPath && target.foreign) return connectWithConsent(target);
+  kubeconfigPath ??= KUBECONFIG_PATH;
   if (!existsSync(kubeconfigPath)) {
     throw new ForeignClusterError(
       `No lab kubeconfig at ${kubeconfigPath}: run \`npm run cluster:up\` first.`,
@@ -58,13 +74,43 @@ export async function connect(kubeconfigPath = KUBECONFIG_PATH, options: Connect
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   checkKubeconfig(kc, kubeconfigPath);
-  const kube: Kube = {
-    kc,
-    core: kc.makeApiClient(k8s.CoreV1Api),
-    apps: kc.makeApiClient(k8s.AppsV1Api),
-    objects: k8s.KubernetesObjectApi.makeApiClient(kc),
-  };
+  const kube = clients(kc);
   await checkOwner(kube, options.clusterIdPath ?? CLUSTER_ID_PATH);
+  return kube;
+}
+
+/**
+ * Clients for a cluster of the user's (LAB_CLUSTER), once it consents. The only request before
+ * that is one GET of the consent ConfigMap; no consent, no further call.
+ */
+async function connectWithConsent(target: Target): Promise<Kube> {
+  const { context, kubeconfig } = target;
+  if (!existsSync(kubeconfig)) {
+    throw new ForeignClusterError(
+      `LAB_CLUSTER=${context}: no kubeconfig at ${kubeconfig} (set LAB_KUBECONFIG to the file that has this context)`,
+    );
+  }
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  if (!kc.getContexts().some((c) => c.name === context)) {
+    throw new ForeignClusterError(
+      `LAB_CLUSTER=${context}: ${kubeconfig} has no such context (it has ${
+        kc
+          .getContexts()
+          .map((c) => c.name)
+          .join(', ') || 'none'
+      })`,
+    );
+  }
+  kc.setCurrentContext(context);
+  const kube = clients(kc);
+  const cm = await kube.core.readNamespacedConfigMap(CONSENT_CONFIGMAP).catch((err: { code?: number }) => {
+    if (err.code === 404) return undefined;
+    throw new ForeignClusterError(
+      `LAB_CLUSTER=${context}: cannot read ${CONSENT_CONFIGMAP.namespace}/${CONSENT_CONFIGMAP.name} (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); refusing to act without the cluster's consent`,
+    );
+  });
+  kube.consent = consentOf(cm, context);
   return kube;
 }
 

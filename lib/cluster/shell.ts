@@ -1,8 +1,8 @@
-// The one way the harness shells out to kubectl: always the lab's own kubeconfig and context, never
-// the user's current one (connect() has proven that cluster is ours).
+// The one way the harness shells out to kubectl: always the target's own kubeconfig and context
+// (the lab's, or LAB_CLUSTER's), never the user's current one; connect() has proven ownership or consent.
 import { $ } from 'zx';
-import { KUBECONFIG_PATH, KUBE_CONTEXT } from './paths.ts';
+import { TARGET } from './target.ts';
 
 export function kubectl(args: string[]) {
-  return $`kubectl --kubeconfig ${KUBECONFIG_PATH} --context ${KUBE_CONTEXT} ${args}`.quiet();
+  return $`kubectl --kubeconfig ${TARGET.kubeconfig} --context ${TARGET.context} ${args}`.quiet();
 }

@@ -8,6 +8,8 @@ import type { Kube } from '../cluster/kube.ts';
 import { journaled, type PatchOp, type UndoAction, type UndoDeps } from './journal.ts';
 import { acquireNodeFaultLock, releaseNodeFaultLock } from '../cluster/lock.ts';
 import { kindNodes, type NodeFaultProvider } from '../cluster/kind-nodes.ts';
+import { apiNodes } from '../cluster/api-nodes.ts';
+import { assertConsented } from '../cluster/consent.ts';
 import { bound } from '../cluster/settings.ts';
 
 export type Undo = () => Promise<void>;
@@ -25,6 +27,21 @@ export interface FaultRecord {
   instant?: boolean;
 }
 
+/** LAB_NODE_FAULTS=api faults nodes through the Kubernetes API alone; docker (the default) through
+ * the kind cluster's node containers. */
+export function nodeFaultProvider(kube: Kube, env = process.env): NodeFaultProvider {
+  const want = env.LAB_NODE_FAULTS ?? (kube.consent ? 'api' : 'docker');
+  if (want === 'docker' && kube.consent)
+    throw new Error(
+      'LAB_NODE_FAULTS=docker: a cluster of your own is faulted through the API only (LAB_NODE_FAULTS=api)',
+    );
+  if (want === 'api') return apiNodes(kube);
+  if (want === 'docker') return kindNodes;
+  throw new Error(
+    `LAB_NODE_FAULTS=${want} is not a node-fault provider: use docker (the lab's kind cluster, through its containers) or api (agent pods, through the Kubernetes API alone)`,
+  );
+}
+
 export class Faults {
   private readonly kube: Kube;
   private readonly nodes: NodeFaultProvider;
@@ -33,10 +50,19 @@ export class Faults {
   private readonly log: FaultRecord[] = [];
   private nodeFaultsOut = 0;
 
-  constructor(kube: Kube, nodes: NodeFaultProvider = kindNodes, journalPath?: string) {
+  constructor(kube: Kube, nodes: NodeFaultProvider = nodeFaultProvider(kube), journalPath?: string) {
     this.kube = kube;
     this.nodes = nodes;
     this.deps = { kube, nodes, journalPath };
+  }
+
+  get provider(): NodeFaultProvider {
+    return this.nodes;
+  }
+
+  /** How a node undo finds its provider again in the journal, after a crash. */
+  private get via() {
+    return this.nodes.name === 'api' ? { provider: 'api' as const } : {};
   }
 
   /** What was injected and when it was undone, in order: copies, so nobody rewrites the history. */
@@ -89,6 +115,7 @@ export class Faults {
 
   /** Refuses any node that is not a worker of the lab cluster. */
   async assertWorker(node: string): Promise<void> {
+    assertConsented(this.kube.consent, node);
     const info = (await this.nodes.list()).find((n) => n.name === node);
     if (!info) throw new Error(`${node} is not a node of the lab cluster`);
     if (info.role !== 'worker') {
@@ -101,7 +128,7 @@ export class Faults {
   async stopNode(node: string): Promise<Undo> {
     await this.assertWorker(node);
     const { ip } = await this.nodes.state(node);
-    return this.injectNodeFault(`stop node ${node}`, { action: 'start-node', node, ip }, () =>
+    return this.injectNodeFault(`stop node ${node}`, { action: 'start-node', node, ip, ...this.via }, () =>
       this.nodes.stop(node),
     );
   }
@@ -109,20 +136,21 @@ export class Faults {
   /** Freezes every process of the node (kubelet and pods): no status, no lease, no answer. */
   async pauseNode(node: string): Promise<Undo> {
     await this.assertWorker(node);
-    return this.injectNodeFault(`pause node ${node}`, { action: 'unpause-node', node }, () =>
+    return this.injectNodeFault(`pause node ${node}`, { action: 'unpause-node', node, ...this.via }, () =>
       this.nodes.pause(node),
     );
   }
 
-  /** Cuts the node off the network; its pods keep running (the seed's partition case). */
-  async partitionNode(node: string): Promise<Undo> {
+  /** Cuts the node off the network; its pods keep running (the seed's partition case). `seconds`:
+   * how long it may last at most (a provider that cannot reach the cut-off node ends it then). */
+  async partitionNode(node: string, seconds?: number): Promise<Undo> {
     await this.assertWorker(node);
     const { ip } = await this.nodes.state(node);
     if (!ip) throw new Error(`${node} has no address to come back with (stopped or already cut off)`);
     return this.injectNodeFault(
       `partition node ${node} (was ${ip})`,
-      { action: 'reconnect-node', node, ip },
-      () => this.nodes.disconnect(node),
+      { action: 'reconnect-node', node, ip, ...this.via },
+      () => this.nodes.disconnect(node, seconds),
     );
   }
 
@@ -133,7 +161,7 @@ export class Faults {
     const registered = await this.kube.core.readNode({ name: node });
     const ip = registered.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
     if (!ip) throw new Error(`Node ${node} has no InternalIP to boot it back on`);
-    return this.injectNodeFault(`delete Node ${node}`, { action: 'reboot-node', node, ip }, () =>
+    return this.injectNodeFault(`delete Node ${node}`, { action: 'reboot-node', node, ip, ...this.via }, () =>
       this.kube.core.deleteNode({ name: node }),
     );
   }

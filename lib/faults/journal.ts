@@ -10,7 +10,9 @@ import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { connect, type Kube } from '../cluster/kube.ts';
 import { kindNodes, type NodeFaultProvider } from '../cluster/kind-nodes.ts';
-import { JOURNAL_PATH } from '../cluster/paths.ts';
+import { apiNodes } from '../cluster/api-nodes.ts';
+import { JOURNAL_PATH, KUBE_CONTEXT } from '../cluster/paths.ts';
+import { TARGET } from '../cluster/target.ts';
 import { processAlive } from '../cluster/lock.ts';
 
 /** A JSON patch operation (RFC 6902), as the API server takes it. */
@@ -20,11 +22,13 @@ export interface PatchOp {
   value?: unknown;
 }
 
+/** A node undo names its provider when it is not Docker (older entries have none). */
+type Via = { provider?: 'api' };
 export type UndoAction =
-  | { action: 'start-node'; node: string; ip?: string }
-  | { action: 'unpause-node'; node: string }
-  | { action: 'reconnect-node'; node: string; ip: string }
-  | { action: 'reboot-node'; node: string; ip: string }
+  | ({ action: 'start-node'; node: string; ip?: string } & Via)
+  | ({ action: 'unpause-node'; node: string } & Via)
+  | ({ action: 'reconnect-node'; node: string; ip: string } & Via)
+  | ({ action: 'reboot-node'; node: string; ip: string } & Via)
   /** Written by versions before reboot-node; replayed as a reboot on the node's current address. */
   | { action: 'restart-kubelet'; node: string }
   | { action: 'remove-taint'; node: string; key: string }
@@ -38,6 +42,8 @@ export interface Entry {
   undo?: UndoAction;
   /** Process that injected the fault (absent in entries of older versions: treated as orphans). */
   pid?: number;
+  /** The cluster it was done to, when not the lab's (LAB_CLUSTER): replayed only there. */
+  context?: string;
   at: string;
 }
 
@@ -111,7 +117,8 @@ async function client(deps: UndoDeps): Promise<Kube> {
 }
 
 export async function runUndo(undo: UndoAction, deps: UndoDeps = {}): Promise<void> {
-  const nodes = deps.nodes ?? kindNodes;
+  const via = 'provider' in undo ? undo.provider : undefined;
+  const nodes = deps.nodes ?? (via === 'api' ? apiNodes(await client(deps)) : kindNodes);
   switch (undo.action) {
     case 'start-node':
       return nodes.start(undo.node, undo.ip);
@@ -171,7 +178,11 @@ export async function journaled(
 ): Promise<() => Promise<void>> {
   const journalPath = deps.journalPath ?? JOURNAL_PATH;
   const id = randomUUID();
-  write({ id, state: 'pending', what, undo, pid: process.pid, at: new Date().toISOString() }, journalPath);
+  const context = TARGET.foreign ? { context: TARGET.context } : {};
+  write(
+    { id, state: 'pending', what, undo, pid: process.pid, ...context, at: new Date().toISOString() },
+    journalPath,
+  );
   let undone = false;
   const undoIt = async () => {
     if (undone) return;
@@ -197,7 +208,8 @@ export async function replayPending(deps: UndoDeps & { scope?: ReplayScope } = {
   const journalPath = deps.journalPath ?? JOURNAL_PATH;
   const done: string[] = [];
   const failed: string[] = [];
-  const todo = selectPending(pendingUndos(journalPath), deps.scope ?? 'orphans').reverse();
+  const here = (e: PendingEntry) => (e.context ?? KUBE_CONTEXT) === TARGET.context;
+  const todo = selectPending(pendingUndos(journalPath).filter(here), deps.scope ?? 'orphans').reverse();
   for (const e of todo) {
     try {
       await runUndo(e.undo, deps);

@@ -144,7 +144,13 @@ export async function closeRun(run: Run, options: CloseOptions): Promise<Closed>
     });
   let diagnostics: string | undefined;
   if (failed) {
-    await collectDiagnostics({ kube: ctx.kube, namespace: ctx.ns, dir, nodes: ctx.involvedNodes })
+    await collectDiagnostics({
+      kube: ctx.kube,
+      namespace: ctx.ns,
+      dir,
+      nodes: ctx.involvedNodes,
+      provider: ctx.faults.provider,
+    })
       .then(() => (diagnostics = dir))
       .catch((e) => errors.push(e));
   }

@@ -25,6 +25,7 @@ function recordingProvider(failOn?: string) {
   };
   const state: NodeState = { running: true, paused: false, connected: true, ip: '172.18.0.9' };
   const provider: NodeFaultProvider = {
+    name: 'docker',
     list: async () => [],
     stop: act('stop'),
     start: act('start'),
