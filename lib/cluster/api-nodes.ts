@@ -9,7 +9,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { V1Node } from '@kubernetes/client-node';
 import type { Kube } from './kube.ts';
 import type { NodeFaultProvider, NodeInfo, NodeState } from './kind-nodes.ts';
-import { armedOn, armFault, endFault, runOnNode, setDeadline } from './node-agent.ts';
+import { armedOn, armFault, countsDuring, endFault, runOnNode, setDeadline } from './node-agent.ts';
 import { AIRGAPPED_TOOLS_IMAGE } from './images.ts';
 import { bound } from './settings.ts';
 
@@ -68,6 +68,8 @@ async function readyAfter(kube: Kube, node: string, since: number, seconds: numb
 export function apiNodes(kube: Kube, image = agentImage()): NodeFaultProvider {
   /** Stops this process holds, by node: the timer that keeps extending each. */
   const held = new Map<string, NodeJS.Timeout>();
+  /** The last fault armed on each node by this process: whose watchdog record countsDuring reads. */
+  const last = new Map<string, string>();
   const run = (node: string, command: string) => runOnNode(kube, image, node, command, AGENT_BOUND());
 
   /** Ends the node's faults of that kind (their objects go); true when one had not reached its deadline. */
@@ -95,9 +97,10 @@ export function apiNodes(kube: Kube, image = agentImage()): NodeFaultProvider {
         ip: internalIp(n),
       }));
     },
-    async stop(node) {
+    async stop(node, opts = {}) {
       const hold = STOP_HOLD_SECONDS();
       const f = await armFault(kube, {
+        ...(opts.watch ? { watch: opts.watch } : {}),
         image,
         node,
         kind: 'stop',
@@ -110,6 +113,7 @@ export function apiNodes(kube: Kube, image = agentImage()): NodeFaultProvider {
       );
       keep.unref();
       held.set(node, keep);
+      last.set(node, f.id);
     },
     async start(node) {
       const since = Date.now();
@@ -123,13 +127,15 @@ export function apiNodes(kube: Kube, image = agentImage()): NodeFaultProvider {
     async unpause() {
       // nothing is ever paused by this provider
     },
-    async disconnect(node, seconds = DEFAULT_CUT_SECONDS()) {
+    async disconnect(node, opts = {}) {
+      const seconds = opts.seconds ?? DEFAULT_CUT_SECONDS();
       const n = await kube.core.readNode({ name: node });
       const ip = internalIp(n);
       // The interface that carries the node's own address is the one cut: the pod bridge stays.
       const device = (await run(node, `ip -o -4 addr show | awk '$4 ~ "^${ip}/" {print $2}'`)).trim();
       if (!ip || !device) throw new Error(`${node}: no interface carries its InternalIP ${ip || '(none)'}`);
-      await armFault(kube, {
+      const f = await armFault(kube, {
+        ...(opts.watch ? { watch: opts.watch } : {}),
         image,
         node,
         kind: 'cut',
@@ -137,6 +143,7 @@ export function apiNodes(kube: Kube, image = agentImage()): NodeFaultProvider {
         deadline: Date.now() + seconds * 1000,
         boundSeconds: AGENT_BOUND(),
       });
+      last.set(node, f.id);
       return ip;
     },
     async reconnect(node) {
@@ -161,6 +168,19 @@ export function apiNodes(kube: Kube, image = agentImage()): NodeFaultProvider {
     async state(node): Promise<NodeState> {
       const n = await kube.core.readNode({ name: node });
       return { running: isReady(n), paused: false, connected: true, ip: internalIp(n) };
+    },
+    async processes(node, name) {
+      const live = (await armedOn(kube, node)).find((f) => f.deadline > Date.now());
+      if (live)
+        throw new Error(
+          `${node} is ${live.kind === 'stop' ? 'stopped' : 'cut off'} through the API: nothing can look into it until it returns; what ran there meanwhile is read from its watchdog's record (countsDuring)`,
+        );
+      return Number((await run(node, `pgrep -c ${name} || [ $? -eq 1 ]`)).trim() || 0);
+    },
+    async countsDuring(node) {
+      const id = last.get(node);
+      if (!id) throw new Error(`no fault was made on ${node} by this run: no watchdog record to read`);
+      return countsDuring(kube, image, node, id, AGENT_BOUND());
     },
     async kubeletJournal(node) {
       return run(node, 'journalctl -u kubelet --no-pager -n 400').catch((err: unknown) => String(err));

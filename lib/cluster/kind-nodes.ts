@@ -45,24 +45,37 @@ export interface NodeInfo extends NodeState {
   role: 'control-plane' | 'worker' | string;
 }
 
+/** How a node fault is made: `seconds`, the longest a cut may last (a provider that cannot reach a
+ * cut-off node ends it then; others ignore it); `watch`, a process name to count on the node while it
+ * cannot be looked into (read back with countsDuring). */
+export interface FaultOptions {
+  seconds?: number;
+  watch?: string;
+}
+
 export interface NodeFaultProvider {
   /** docker: the node containers of the lab's kind cluster; api: agent pods, through the API alone. */
   name: 'docker' | 'api';
   /** Every node of the lab cluster, including stopped ones. */
   list(): Promise<NodeInfo[]>;
-  stop(node: string): Promise<void>;
+  stop(node: string, opts?: FaultOptions): Promise<void>;
   /** Brings a node back from stop or pause, on the address given if any; a no-op on a running node. */
   start(node: string, ip?: string): Promise<void>;
   pause(node: string): Promise<void>;
   unpause(node: string): Promise<void>;
-  /** Cuts the node off the cluster network; returns the address to reconnect it with. A provider that
-   * cannot reach a cut-off node ends the cut by itself after `seconds` (the others ignore it). */
-  disconnect(node: string, seconds?: number): Promise<string>;
+  /** Cuts the node off the cluster network; returns the address to reconnect it with. */
+  disconnect(node: string, opts?: FaultOptions): Promise<string>;
   /** Reconnects with that address; a no-op on a connected node. */
   reconnect(node: string, ip: string): Promise<void>;
   /** Stops and starts the node on its address: every process of it, pods' network included, begins anew. */
   reboot(node: string, ip: string): Promise<void>;
   state(node: string): Promise<NodeState>;
+  /** How many processes matching `name` run on the node now (its pods' included); throws when the
+   * provider cannot look into the node now (API: a stopped or cut-off node). */
+  processes(node: string, name: string): Promise<number>;
+  /** The counts of the watched process while the node's last fault was on, [ms, count] per second;
+   * undefined for a provider that can always look (Docker). */
+  countsDuring?(node: string): Promise<Array<{ at: number; count: number }>>;
   kubeletJournal(node: string): Promise<string>;
   /** Writes every node's logs (kubelet, containerd, pods) under dir. */
   exportLogs(dir: string): Promise<void>;
@@ -146,6 +159,12 @@ export const kindNodes: NodeFaultProvider = {
   },
   async state(node) {
     return parseState((await $`docker inspect -f ${STATE_FORMAT} ${node}`.quiet()).stdout);
+  },
+  async processes(node, name) {
+    // pgrep's exit 1 (none) is made 0 inside the node; any other failure (a stopped node, a failed
+    // docker exec, which also exits 1) throws: it must not read as "none".
+    const r = await $`docker exec ${node} sh -c ${`pgrep -a ${name} || [ $? -eq 1 ]`}`.quiet();
+    return r.stdout.split('\n').filter(Boolean).length;
   },
   async kubeletJournal(node) {
     const r = await $`docker exec ${node} journalctl -u kubelet --no-pager -n 400`.nothrow().quiet();

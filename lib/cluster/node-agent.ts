@@ -82,6 +82,8 @@ while :; do
     echo "control object gone: ending now"; deadline=0
   fi
   [ -z "$on" ] && [ "$go" = 1 ] && [ "$(date +%s)" -lt "$deadline" ] && apply
+  # What runs on the node while nobody can look: read back once it returns (processesDuring).
+  [ -n "$on" ] && [ -n "$WATCH" ] && echo "seen $(date +%s%3N) $(pgrep -c "$WATCH")"
   if [ "$(date +%s)" -ge "$deadline" ]; then
     [ -n "$on" ] && undo
     rm -rf "$dir"; echo "ended at $(date +%s)"; exit 0
@@ -103,7 +105,7 @@ host sh -c 'command -v kubectl >/dev/null || [ -x ${HOST_DIR}/'"$ID"'/kubectl ]'
   { echo "no kubectl on the node or in the agent image: the watchdog could not read its deadline" >&2; exit 3; }
 [ "$KIND" = stop ] || host sh -c 'command -v nft >/dev/null' || { echo "no nft on the node: cannot cut it off" >&2; exit 3; }
 host systemd-run --unit ${unitOf('$ID')} --property Restart=on-failure \
-  --setenv ID="$ID" --setenv KIND="$KIND" --setenv DEV="$DEV" sh ${HOST_DIR}/$ID/watchdog.sh
+  --setenv ID="$ID" --setenv KIND="$KIND" --setenv DEV="$DEV" --setenv WATCH="$WATCH" sh ${HOST_DIR}/$ID/watchdog.sh
 host systemctl is-active ${unitOf('$ID')}
 `;
 
@@ -262,6 +264,8 @@ export async function runOnNode(
 export async function armFault(
   kube: Kube,
   opts: {
+    /** A process name the watchdog counts every second while the fault is on. */
+    watch?: string;
     image: string;
     node: string;
     kind: NodeFaultKind;
@@ -284,7 +288,14 @@ export async function armFault(
       data: { deadline: seconds, go: '' },
     },
   });
-  const env = { ID: id, KIND: opts.kind, DEV: opts.device ?? '', DEADLINE: seconds, WATCHDOG };
+  const env = {
+    ID: id,
+    KIND: opts.kind,
+    DEV: opts.device ?? '',
+    WATCH: opts.watch ?? '',
+    DEADLINE: seconds,
+    WATCHDOG,
+  };
   const name = `arm-${id}`;
   await kube.core.createNamespacedPod({ namespace, body: agentPod(name, opts.node, opts.image, ARM, env) });
   // The pod object stays until the fault ends: the watchdog's token is bound to it.
@@ -337,4 +348,26 @@ export async function armedOn(kube: Kube, node: string): Promise<ArmedFault[]> {
     kind: cm.metadata!.labels!['statefulset-lab/fault'] as NodeFaultKind,
     deadline: Number(cm.data?.deadline) * 1000,
   }));
+}
+
+/** What the watchdog counted of its watched process while the fault was on: [ms, count] per second. */
+export async function countsDuring(
+  kube: Kube,
+  image: string,
+  node: string,
+  id: string,
+  boundSeconds: number,
+) {
+  const log = await runOnNode(
+    kube,
+    image,
+    node,
+    `journalctl -u ${unitOf(id)} -o cat --no-pager`,
+    boundSeconds,
+  );
+  return log
+    .split('\n')
+    .map((l) => /^seen (\d+) (\d+)$/.exec(l.trim()))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ at: Number(m[1]), count: Number(m[2]) }));
 }

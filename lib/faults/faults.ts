@@ -7,7 +7,7 @@ import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { Kube } from '../cluster/kube.ts';
 import { journaled, type PatchOp, type UndoAction, type UndoDeps } from './journal.ts';
 import { acquireNodeFaultLock, releaseNodeFaultLock } from '../cluster/lock.ts';
-import { kindNodes, type NodeFaultProvider } from '../cluster/kind-nodes.ts';
+import { kindNodes, type FaultOptions, type NodeFaultProvider } from '../cluster/kind-nodes.ts';
 import { apiNodes } from '../cluster/api-nodes.ts';
 import { assertConsented } from '../cluster/consent.ts';
 import { bound } from '../cluster/settings.ts';
@@ -125,11 +125,11 @@ export class Faults {
     }
   }
 
-  async stopNode(node: string): Promise<Undo> {
+  async stopNode(node: string, opts: FaultOptions = {}): Promise<Undo> {
     await this.assertWorker(node);
     const { ip } = await this.nodes.state(node);
     return this.injectNodeFault(`stop node ${node}`, { action: 'start-node', node, ip, ...this.via }, () =>
-      this.nodes.stop(node),
+      this.nodes.stop(node, opts),
     );
   }
 
@@ -143,14 +143,14 @@ export class Faults {
 
   /** Cuts the node off the network; its pods keep running (the seed's partition case). `seconds`:
    * how long it may last at most (a provider that cannot reach the cut-off node ends it then). */
-  async partitionNode(node: string, seconds?: number): Promise<Undo> {
+  async partitionNode(node: string, opts: FaultOptions = {}): Promise<Undo> {
     await this.assertWorker(node);
     const { ip } = await this.nodes.state(node);
     if (!ip) throw new Error(`${node} has no address to come back with (stopped or already cut off)`);
     return this.injectNodeFault(
       `partition node ${node} (was ${ip})`,
       { action: 'reconnect-node', node, ip, ...this.via },
-      () => this.nodes.disconnect(node, seconds),
+      () => this.nodes.disconnect(node, opts),
     );
   }
 

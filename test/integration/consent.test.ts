@@ -177,7 +177,7 @@ describe('integration: a cluster of your own is acted on only with its consent',
     const writes = await writesDuring(cluster().kube, async () => {
       for (const attempt of [
         () => faults.stopNode(worker(3)),
-        () => faults.partitionNode(worker(3), 30),
+        () => faults.partitionNode(worker(3), { seconds: 30 }),
         () => faults.deleteNodeObject(worker(3)),
         () => faults.taintOutOfService(worker(3)),
       ])

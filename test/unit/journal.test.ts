@@ -27,7 +27,7 @@ function recordingProvider(failOn?: string) {
   const provider: NodeFaultProvider = {
     name: 'docker',
     list: async () => [],
-    stop: act('stop'),
+    stop: (node) => act('stop')(node),
     start: act('start'),
     pause: act('pause'),
     unpause: act('unpause'),
@@ -40,6 +40,7 @@ function recordingProvider(failOn?: string) {
     },
     reboot: act('reboot'),
     state: async () => state,
+    processes: async () => 0,
     kubeletJournal: async () => '',
     exportLogs: async () => undefined,
   };
