@@ -88,13 +88,18 @@ export const headlessDns: Behaviour = {
   title: 'the service name resolves to the ready pods',
   steps() {
     let ips: Record<string, string> = {};
-    let slowUid = '';
-    let slowRestarts = -1;
+    let before = { uid: '', restarts: -1 }; // SLOW before it is taken out of rotation
     const all = () => Object.values(ips);
     const others = () => all().filter((ip) => ip !== ips[SLOW]);
 
     /** SLOW out of rotation (slow mysql client) or back: when Ready and its endpoint turned, what DNS says. */
     const rotation = async (ctx: RunContext, ready: boolean) => {
+      if (!ready) before = { uid: pod(ctx, SLOW)!.metadata!.uid!, restarts: restarts(pod(ctx, SLOW)) };
+      phase(
+        ready
+          ? `restore ${SLOW}'s mysql client  ≙ kubectl exec ${SLOW} -c mysql -- mv mysql.lab-real mysql`
+          : `make ${SLOW}'s mysql client take ${SLOW_SECONDS}s: readiness (timeout 5s) fails, liveness (timeout 10s) passes  ≙ kubectl exec ${SLOW} -c mysql -- sh -c '<wrap mysql in a ${SLOW_SECONDS}s sleep>'`,
+      );
       const since = Date.now();
       const script = ready
         ? 'p=$(command -v mysql) && mv "$p.lab-real" "$p"'
@@ -118,12 +123,13 @@ export const headlessDns: Behaviour = {
       const now = pod(ctx, SLOW)!;
       const dns = await answerOf(ctx, SERVICE, expected);
       const perPod = await resolve(ctx, `${SLOW}.${SERVICE}`);
+      const dnsRows = [dnsRow(SERVICE, dns), dnsRow(`${SLOW}.${SERVICE}`, perPod)];
       const slowRow = {
         pod: SLOW,
         phase: now.status?.phase,
         ready: isPodReady(now),
         uid: uidPrefix(now.metadata!.uid),
-        'same uid': now.metadata!.uid === slowUid,
+        'same uid': now.metadata!.uid === before.uid,
         restarts: restarts(now),
         [ready ? 'Ready=True' : 'Ready=False']: `+${podAt}s`,
         [`endpoint ready=${ready}`]: `+${sliceAt}s`,
@@ -133,10 +139,7 @@ export const headlessDns: Behaviour = {
         tables: [
           { title: SLOW, rows: [slowRow] },
           { title: `EndpointSlice of ${SERVICE}`, rows: slice },
-          {
-            title: `DNS while ${SLOW} is ${ready ? 'ready again' : 'not ready'}`,
-            rows: [dnsRow(SERVICE, dns), dnsRow(`${SLOW}.${SERVICE}`, perPod)],
-          },
+          { title: `DNS while ${SLOW} is ${ready ? 'ready again' : 'not ready'}`, rows: dnsRows },
         ],
         dns,
         now,
@@ -154,8 +157,8 @@ export const headlessDns: Behaviour = {
       answerIs(SERVICE, dns.ips, endpoints, 'the ready endpoints');
       answerIs(SERVICE, dns.ips, expected, what);
       expect(now.status?.phase, `${SLOW} still runs`).to.equal('Running');
-      expect(now.metadata!.uid, `${SLOW} is the same pod, never replaced`).to.equal(slowUid);
-      expect(restarts(now), `${SLOW}'s restarts (liveness kept passing)`).to.equal(slowRestarts);
+      expect(now.metadata!.uid, `${SLOW} is the same pod, never replaced`).to.equal(before.uid);
+      expect(restarts(now), `${SLOW}'s restarts (liveness kept passing)`).to.equal(before.restarts);
     };
     type Rotation = Awaited<ReturnType<typeof rotation>>;
 
@@ -261,14 +264,7 @@ export const headlessDns: Behaviour = {
       step({
         id: 'not-ready',
         title: `a running pod that is not ready (${SLOW}) is left out, the same pod, not restarted`,
-        async act(ctx) {
-          const before = pod(ctx, SLOW)!;
-          [slowUid, slowRestarts] = [before.metadata!.uid!, restarts(before)];
-          phase(
-            `make ${SLOW}'s mysql client take ${SLOW_SECONDS}s: readiness (timeout 5s) fails, liveness (timeout 10s) passes  ≙ kubectl exec ${SLOW} -c mysql -- sh -c '<wrap mysql in a ${SLOW_SECONDS}s sleep>'`,
-          );
-          return rotation(ctx, false);
-        },
+        act: (ctx) => rotation(ctx, false),
         judge(seen) {
           expect(seen.endpointReady, `${SLOW}'s endpoint's ready condition`).to.equal(false);
           judgeRotation(seen, others(), 'the other pods');
@@ -280,10 +276,7 @@ export const headlessDns: Behaviour = {
       step({
         id: 'ready-again',
         title: `${SLOW} ready again: it is back in the answer, the same pod, never restarted`,
-        async act(ctx) {
-          phase(`restore ${SLOW}'s mysql client  ≙ kubectl exec ${SLOW} -c mysql -- mv mysql.lab-real mysql`);
-          return rotation(ctx, true);
-        },
+        act: (ctx) => rotation(ctx, true),
         judge: (seen) => judgeRotation(seen, all(), 'all pods'),
       }),
     ];
