@@ -1,7 +1,6 @@
-// (b) A headless Service (clusterIP: None) makes DNS answer with the ready pods' own IPs: the
-// service name resolves to all of them, in an order CoreDNS's `loadbalance` plugin shuffles per
-// response; <pod>.<service> resolves to that pod alone; a pod that is running but not ready is
-// left out, and comes back when it is ready again.
+// (b) A headless Service (clusterIP: None) makes DNS answer with the ready pods' own IPs: the service
+// name resolves to all of them, shuffled per response by CoreDNS's `loadbalance` plugin; <pod>.<service>
+// resolves to that pod alone; a running pod that is not ready is left out, and comes back when ready.
 import { expect } from 'chai';
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
@@ -48,16 +47,12 @@ const readyIps = (ctx: RunContext) => endpointRows(ctx).flatMap((e) => (e.ready 
 const sorted = (ips: string[]) => [...ips].sort().join(', ');
 /** Exactly these IPs: no more, no fewer, no duplicates, in any order. */
 const sameSet = (a: string[], b: string[]) => a.length === b.length && sorted(a) === sorted(b);
-function answerIs(name: string, answer: string[], expected: string[], what: string): void {
-  if (!sameSet(answer, expected))
-    throw new EvidenceError(
-      `${name} resolved to [${answer.join(', ')}], expected exactly ${what} [${sorted(expected)}]`,
-    );
+function answerIs(name: string, ips: string[], expected: string[], what: string): void {
+  if (!sameSet(ips, expected))
+    throw new EvidenceError(`${name} resolved to [${ips}], expected exactly ${what} [${sorted(expected)}]`);
 }
-/** A DNS answer and how many queries it took ('gave up': never the expected one). */
-type Answer = DnsAnswer & { tries?: number | string };
-/** Asks after each TTL until the answer is `expected`; else the last answer, for the judge to quote. */
-const dnsRow = (name: string, { ips, ttl, tries = 1 }: Answer) => ({
+/** A DNS answer's row; `tries`: how many queries it took ('gave up': never the expected answer). */
+const dnsRow = (name: string, { ips, ttl, tries = 1 }: DnsAnswer & { tries?: number | string }) => ({
   name,
   answer: ips.join(', ') || 'no A record',
   ttl,
@@ -75,28 +70,17 @@ function restarts(p: V1Pod | undefined): number {
 const tally = (keys: string[]) =>
   keys.reduce((counts, k) => counts.set(k, (counts.get(k) ?? 0) + 1), new Map<string, number>());
 
-// The live Corefile's loadbalance, cache and kubernetes plugins: each one's line (or `{ … }` block),
-// comments removed; says in the story whether cache can hold a shuffled answer back.
+/** The live Corefile's loadbalance, cache and kubernetes plugins: each one's line (or `{ … }` block). */
 async function coreDnsPlugins(ctx: RunContext) {
   const cm = await ctx.kube.core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'coredns' });
   const lines = (cm.data?.Corefile ?? '').split('\n').map((l) => l.replace(/#.*/, '').trim());
-  const [loadbalance, cache, kubernetes] = ['loadbalance', 'cache', 'kubernetes'].map((plugin) => {
+  const rows = ['loadbalance', 'cache', 'kubernetes'].map((plugin) => {
     const at = lines.findIndex((l) => new RegExp(`^${plugin}(\\s|\\{|$)`).test(l));
-    if (at < 0) return undefined;
-    const end = lines[at]!.includes('{') ? lines.findIndex((l, i) => i > at && l.startsWith('}')) : at;
-    return lines.slice(at, end + 1).join(' ');
+    const end = lines[at]?.includes('{') ? lines.findIndex((l, i) => i > at && l.startsWith('}')) : at;
+    return { plugin, on: at >= 0, config: at < 0 ? 'absent' : lines.slice(at, end + 1).join(' ') };
   });
-  note(
-    cache && /disable\s+success\s+cluster\.local/.test(cache)
-      ? 'cache is on but disabled for cluster.local answers: every query is answered (and shuffled) afresh'
-      : `cache is ${cache ? 'on' : 'off'} for cluster.local: a cached answer is still shuffled per response by loadbalance, which runs before cache in CoreDNS's plugin chain`,
-  );
-  const rows = Object.entries({ loadbalance, cache, kubernetes }).map(([plugin, config]) => ({
-    plugin,
-    on: !!config,
-    config: config ?? 'absent',
-  }));
-  return { loadbalance, rows };
+  note("loadbalance runs before cache in CoreDNS's plugin chain: each response is shuffled, cached or not");
+  return { loadbalance: rows[0]!.config, rows };
 }
 
 export const headlessDns: Behaviour = {
@@ -104,27 +88,29 @@ export const headlessDns: Behaviour = {
   title: 'the service name resolves to the ready pods',
   steps() {
     let ips: Record<string, string> = {};
-    let slowUid = '';
-    let slowRestarts = -1;
+    let before = { uid: '', restarts: -1 }; // SLOW before it is taken out of rotation
     const all = () => Object.values(ips);
     const others = () => all().filter((ip) => ip !== ips[SLOW]);
 
     /** SLOW out of rotation (slow mysql client) or back: when Ready and its endpoint turned, what DNS says. */
-    const rotation = async (ctx: RunContext, slow: boolean) => {
+    const rotation = async (ctx: RunContext, ready: boolean) => {
+      if (!ready) before = { uid: pod(ctx, SLOW)!.metadata!.uid!, restarts: restarts(pod(ctx, SLOW)) };
+      phase(
+        ready
+          ? `restore ${SLOW}'s mysql client  ≙ kubectl exec ${SLOW} -c mysql -- mv mysql.lab-real mysql`
+          : `make ${SLOW}'s mysql client take ${SLOW_SECONDS}s: readiness (timeout 5s) fails, liveness (timeout 10s) passes  ≙ kubectl exec ${SLOW} -c mysql -- sh -c '<wrap mysql in a ${SLOW_SECONDS}s sleep>'`,
+      );
       const since = Date.now();
-      const script = slow
-        ? `p=$(command -v mysql) && mv "$p" "$p.lab-real" && printf '#!/bin/sh\\nsleep ${SLOW_SECONDS}\\nexec %s.lab-real "$@"\\n' "$p" > "$p" && chmod +x "$p"`
-        : 'p=$(command -v mysql) && mv "$p.lab-real" "$p"';
+      const script = ready
+        ? 'p=$(command -v mysql) && mv "$p.lab-real" "$p"'
+        : `p=$(command -v mysql) && mv "$p" "$p.lab-real" && printf '#!/bin/sh\\nsleep ${SLOW_SECONDS}\\nexec %s.lab-real "$@"\\n' "$p" > "$p" && chmod +x "$p"`;
       await kubectl(['exec', '-n', ctx.ns, SLOW, '-c', 'mysql', '--', 'sh', '-c', script]);
-      const [ready, readyInAll] = [!slow, slow ? REPLICAS - 1 : REPLICAS];
+      const expected = ready ? all() : others();
       await waitFor(
         ctx,
-        `${SLOW} Ready=${ready} and its endpoint ${ready ? '' : 'not '}ready in the EndpointSlice of ${SERVICE}, ${readyInAll} ready in all`,
+        `${SLOW} Ready=${ready} and the EndpointSlice of ${SERVICE} ready for exactly [${sorted(expected)}]`,
         ctx.bounds.readinessChange,
-        () =>
-          isPodReady(pod(ctx, SLOW)) === ready &&
-          readyIps(ctx).includes(ips[SLOW]!) === ready &&
-          readyIps(ctx).length === readyInAll,
+        () => isPodReady(pod(ctx, SLOW)) === ready && sameSet(readyIps(ctx), expected),
       );
       const turned = <T>(events: RecordedEvent[], check: (o: T) => boolean | undefined) => {
         const at = events.find((e) => e.at >= since && check(e.object as T))?.at;
@@ -135,36 +121,46 @@ export const headlessDns: Behaviour = {
         s.endpoints?.some((e) => e.targetRef?.name === SLOW && e.conditions?.ready === ready),
       );
       const now = pod(ctx, SLOW)!;
-      const dns = await answerOf(ctx, SERVICE, slow ? others() : all());
+      const dns = await answerOf(ctx, SERVICE, expected);
       const perPod = await resolve(ctx, `${SLOW}.${SERVICE}`);
+      const dnsRows = [dnsRow(SERVICE, dns), dnsRow(`${SLOW}.${SERVICE}`, perPod)];
       const slowRow = {
         pod: SLOW,
         phase: now.status?.phase,
         ready: isPodReady(now),
         uid: uidPrefix(now.metadata!.uid),
-        'same uid': now.metadata!.uid === slowUid,
+        'same uid': now.metadata!.uid === before.uid,
         restarts: restarts(now),
-        [slow ? 'Ready=False' : 'Ready=True']: `+${podAt}s`,
-        [`endpoint ready=${!slow}`]: `+${sliceAt}s`,
+        [ready ? 'Ready=True' : 'Ready=False']: `+${podAt}s`,
+        [`endpoint ready=${ready}`]: `+${sliceAt}s`,
       };
       const slice = endpointRows(ctx);
-      const tables = [
-        { title: SLOW, rows: [slowRow] },
-        { title: `EndpointSlice of ${SERVICE}`, rows: slice },
-        {
-          title: `DNS while ${SLOW} is ${slow ? 'not ready' : 'ready again'}`,
-          rows: [dnsRow(SERVICE, dns), dnsRow(`${SLOW}.${SERVICE}`, perPod)],
+      return {
+        tables: [
+          { title: SLOW, rows: [slowRow] },
+          { title: `EndpointSlice of ${SERVICE}`, rows: slice },
+          { title: `DNS while ${SLOW} is ${ready ? 'ready again' : 'not ready'}`, rows: dnsRows },
+        ],
+        dns,
+        now,
+        endpoints: readyIps(ctx),
+        endpointReady: slice.find((e) => e.pod === SLOW)?.ready,
+        notes: ready ? [] : [perPod.ips.length ? 'perPodStays' : 'perPodGone'],
+        vars: {
+          answer: said(dns.ips),
+          ...(ready ? { seconds: sliceAt } : { ip: ips[SLOW]!, notReady: podAt, dropped: sliceAt }),
         },
-      ];
-      const endpointReady = slice.find((e) => e.pod === SLOW)?.ready;
-      return { tables, dns, perPod, now, endpoints: readyIps(ctx), endpointReady, podAt, sliceAt };
+      };
     };
-    /** What stays the same through the switch: the pod, its container, its phase. */
-    const samePod = (now: V1Pod) => {
+    /** Both ways: the answer is the ready endpoints and `expected`; SLOW runs on, the same pod, not restarted. */
+    const judgeRotation = ({ dns, endpoints, now }: Rotation, expected: string[], what: string) => {
+      answerIs(SERVICE, dns.ips, endpoints, 'the ready endpoints');
+      answerIs(SERVICE, dns.ips, expected, what);
       expect(now.status?.phase, `${SLOW} still runs`).to.equal('Running');
-      expect(now.metadata!.uid, `${SLOW} is the same pod, never replaced`).to.equal(slowUid);
-      expect(restarts(now), `${SLOW}'s restarts (liveness kept passing)`).to.equal(slowRestarts);
+      expect(now.metadata!.uid, `${SLOW} is the same pod, never replaced`).to.equal(before.uid);
+      expect(restarts(now), `${SLOW}'s restarts (liveness kept passing)`).to.equal(before.restarts);
     };
+    type Rotation = Awaited<ReturnType<typeof rotation>>;
 
     return [
       step({
@@ -180,26 +176,24 @@ export const headlessDns: Behaviour = {
             times(REPLICAS, ctx.bounds.mysqlStart),
             () => PODS.every((n) => readyPod(ctx, n)) && readyIps(ctx).length === REPLICAS,
           );
-          const pods = PODS.map((n) => pod(ctx, n)!);
-          ips = Object.fromEntries(pods.map((p) => [p.metadata!.name!, p.status!.podIP!]));
+          ips = Object.fromEntries(PODS.map((n) => [n, pod(ctx, n)!.status!.podIP!]));
           const svc = await ctx.kube.core.readNamespacedService({ namespace: ctx.ns, name: SERVICE });
           const clusterIP = svc.spec?.clusterIP ?? '-';
           const dns = await answerOf(ctx, SERVICE, all());
           return {
             tables: [
-              { title: 'pods', rows: pods.map((p) => podRow(ctx, p)) },
+              { title: 'pods', rows: PODS.map((n) => podRow(ctx, pod(ctx, n))) },
               { title: `Service ${SERVICE}`, rows: [{ service: SERVICE, clusterIP }] },
               { title: `EndpointSlice of ${SERVICE}`, rows: endpointRows(ctx) },
               { title: `dig ${SERVICE} (from the client pod)`, rows: [dnsRow(SERVICE, dns)] },
             ],
-            clusterIP,
             endpoints: readyIps(ctx).sort(),
             answer: dns.ips,
             vars: { clusterIP, answer: said(dns.ips), count: dns.ips.length },
           };
         },
-        judge({ clusterIP, endpoints, answer }) {
-          expect(clusterIP, `Service ${SERVICE} is headless`).to.equal('None');
+        judge({ endpoints, answer, vars }) {
+          expect(vars.clusterIP, `Service ${SERVICE} is headless`).to.equal('None');
           expect(endpoints, 'EndpointSlice ready addresses = pod IPs').to.deep.equal(all().sort());
           answerIs(SERVICE, answer, endpoints, 'the ready endpoints');
         },
@@ -216,8 +210,7 @@ export const headlessDns: Behaviour = {
           const orders = tally(answers.map((answer) => answer.join(' ')));
           const first = (pod: string) => firsts.get(ips[pod]!) ?? 0;
           const spread = PODS.map((pod) => `${pod} ×${first(pod)}`).join(', ');
-          // Each of the 3 IPs comes first with probability ~1/3 per query, independently: all
-          // QUERIES first answers alike has probability 3^(1-QUERIES), ≈ 1.5e-14 for 30.
+          // Each IP comes first with probability ~1/3 per query, independently of the other queries.
           note(`P(all ${QUERIES} first answers alike | shuffle) ≈ ${(3 ** (1 - QUERIES)).toExponential(1)}`);
           return {
             tables: [
@@ -237,20 +230,17 @@ export const headlessDns: Behaviour = {
               },
             ],
             loadbalance: corefile.loadbalance,
-            firsts: [...firsts].map(([ip, count]) => `${ip}×${count}`),
             wrong,
             vars: { n: QUERIES, spread, distinct: firsts.size, orders: orders.size, wrong: wrong.length },
           };
         },
-        judge({ loadbalance, firsts, wrong }) {
+        judge({ loadbalance, wrong, vars }) {
           // Without loadbalance CoreDNS answers in a fixed order and nothing below could hold.
           expect(loadbalance, 'the live Corefile has the loadbalance plugin').to.match(/^loadbalance/);
           if (wrong.length)
             answerIs(SERVICE, wrong[0]!, all(), `the ready pods (${wrong.length}/${QUERIES} were not)`);
-          if (firsts.length < 2)
-            throw new EvidenceError(
-              `first answer never varied over ${QUERIES} queries: ${firsts.join(', ')}`,
-            );
+          if (vars.distinct < 2)
+            throw new EvidenceError(`first answer never varied over ${QUERIES} queries: ${vars.spread}`);
         },
       }),
       step({
@@ -258,8 +248,8 @@ export const headlessDns: Behaviour = {
         title: `mysql-1.${SERVICE} resolves to mysql-1 alone, and so does each <pod>.${SERVICE}`,
         async act(ctx) {
           const answers = [];
-          for (const n of PODS)
-            answers.push({ pod: n, ...(await answerOf(ctx, `${n}.${SERVICE}`, [ips[n]!])) });
+          for (const pod of PODS)
+            answers.push({ pod, ...(await answerOf(ctx, `${pod}.${SERVICE}`, [ips[pod]!])) });
           const rows = answers.map((a) => ({ ...dnsRow(`${a.pod}.${SERVICE}`, a), 'pod ip': ips[a.pod] }));
           return {
             tables: [{ title: 'per-pod names (hostname.subdomain)', rows }],
@@ -274,42 +264,20 @@ export const headlessDns: Behaviour = {
       step({
         id: 'not-ready',
         title: `a running pod that is not ready (${SLOW}) is left out, the same pod, not restarted`,
-        async act(ctx) {
-          const before = pod(ctx, SLOW)!;
-          [slowUid, slowRestarts] = [before.metadata!.uid!, restarts(before)];
-          phase(
-            `make ${SLOW}'s mysql client take ${SLOW_SECONDS}s: readiness (timeout 5s) fails, liveness (timeout 10s) passes  ≙ kubectl exec ${SLOW} -c mysql -- sh -c '<wrap mysql in a ${SLOW_SECONDS}s sleep>'`,
-          );
-          const seen = await rotation(ctx, true);
-          return {
-            ...seen,
-            notes: [seen.perPod.ips.length ? 'perPodStays' : 'perPodGone'],
-            vars: { ip: ips[SLOW]!, answer: said(seen.dns.ips), notReady: seen.podAt, dropped: seen.sliceAt },
-          };
-        },
-        judge({ dns, endpoints, now, endpointReady }) {
-          expect(endpointReady, `${SLOW}'s endpoint ready condition in the EndpointSlice`).to.equal(false);
-          answerIs(SERVICE, dns.ips, endpoints, 'the ready endpoints');
-          answerIs(SERVICE, dns.ips, others(), 'the other pods');
-          expect(dns.ips, `${SLOW}'s IP is left out`).to.not.include(ips[SLOW]);
+        act: (ctx) => rotation(ctx, false),
+        judge(seen) {
+          expect(seen.endpointReady, `${SLOW}'s endpoint's ready condition`).to.equal(false);
+          judgeRotation(seen, others(), 'the other pods');
+          expect(seen.dns.ips, `${SLOW}'s IP is left out`).to.not.include(ips[SLOW]);
           // Negative test: the same assertion, fed every pod's IP instead of the ready ones, must fail.
-          expect(() => answerIs(SERVICE, dns.ips, all(), 'all')).to.throw(EvidenceError, /exactly all/);
-          samePod(now);
+          expect(() => answerIs(SERVICE, seen.dns.ips, all(), 'all')).to.throw(EvidenceError, /exactly all/);
         },
       }),
       step({
         id: 'ready-again',
         title: `${SLOW} ready again: it is back in the answer, the same pod, never restarted`,
-        async act(ctx) {
-          phase(`restore ${SLOW}'s mysql client  ≙ kubectl exec ${SLOW} -c mysql -- mv mysql.lab-real mysql`);
-          const seen = await rotation(ctx, false);
-          return { ...seen, vars: { answer: said(seen.dns.ips), seconds: seen.sliceAt } };
-        },
-        judge({ dns, endpoints, now }) {
-          answerIs(SERVICE, dns.ips, endpoints, 'the ready endpoints');
-          answerIs(SERVICE, dns.ips, all(), 'all pods');
-          samePod(now);
-        },
+        act: (ctx) => rotation(ctx, true),
+        judge: (seen) => judgeRotation(seen, all(), 'all pods'),
       }),
     ];
   },

@@ -1,8 +1,7 @@
-// (d, the seed's warning) A partition is not a crash: the node is cut off but its pod keeps running
-// and writing. Kubernetes does not replace the pod, and this shows why it must not: force-deleting
-// it starts a second mysqld on another node on the same volume while the first still runs.
-// ReadWriteOnce does not stop it on shared storage (the `shared` class stands in for NFS); only
-// MariaDB's own lock on the datadir does. Reconnecting the node ends the old server.
+// (d, the seed's warning) A partition is not a crash: the cut-off node's pod keeps running and writing.
+// Kubernetes does not replace it, and must not: force-deleting it starts a second mysqld on another node on
+// the same volume while the first still runs. ReadWriteOnce does not stop that on shared storage (the
+// `shared` class stands in for NFS); only MariaDB's lock on the datadir does. Reconnecting ends the old one.
 import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
@@ -55,14 +54,14 @@ export const partition: Behaviour = {
         async act(ctx) {
           phase(`force delete ${POD} (what the seed warns against)  ≙ kubectl delete pod ${POD} --force`);
           await ctx.faults.deletePod(ctx.ns, POD, { force: true });
-          const running = () => {
+          const b = ctx.bounds.mysqlStart;
+          second = await waitFor(ctx, `a second ${POD} running`, b, () => {
             const p = pod(ctx, POD);
             return p?.metadata?.uid !== lost!.uid && p?.status?.containerStatuses?.[0]?.state?.running && p;
-          };
-          const b = ctx.bounds.mysqlStart;
-          second = await waitFor(ctx, `a second ${POD} running`, b, running);
+          });
           // Its first lock attempt comes early in MySQL's start; read from the log stream.
-          const lock = await logLine(ctx, POD, LOCK_MESSAGE, b.seconds);
+          const lock = (await logLine(ctx, POD, LOCK_MESSAGE, b.seconds)) ?? '-';
+          const node = second.spec?.nodeName ?? '-';
           const [oldRunning, newRunning] = await Promise.all([loss.mysqldOn(VICTIM), loss.mysqldOn(OTHER)]);
           const ready = isPodReady(pod(ctx, POD));
           const row = (p: V1Pod, which: string, mariadbd: number, ready: string) =>
@@ -74,22 +73,16 @@ export const partition: Behaviour = {
           return {
             tables: [
               { title: `two mysqld, one ${CLAIM}`, rows },
-              { title: "the new server's log", rows: [{ line: lock ?? '-' }] },
+              { title: "the new server's log", rows: [{ line: lock }] },
             ],
             second,
             oldRunning,
             ready,
-            vars: {
-              uid: uidPrefix(second.metadata?.uid),
-              node: second.spec?.nodeName ?? '-',
-              victim: VICTIM,
-              pvc: CLAIM,
-              lock: lock ?? '-',
-            },
+            vars: { uid: uidPrefix(second.metadata?.uid), node, victim: VICTIM, pvc: CLAIM, lock },
           };
         },
         judge({ second, oldRunning, ready, vars }) {
-          expect(second.spec?.nodeName, `the second ${POD} runs on the other node`).to.equal(OTHER);
+          expect(vars.node, `the second ${POD} runs on the other node`).to.equal(OTHER);
           expect(pvcName(second), `the second ${POD} mounts the same claim`).to.equal(CLAIM);
           expect(oldRunning, `mariadbd still running on ${VICTIM}`).to.be.above(0);
           const lockFailed = 'the second mysqld cannot lock the datadir the first still holds';
@@ -111,8 +104,7 @@ export const partition: Behaviour = {
             readyPod(ctx, POD, lost!.uid),
           );
           const readyAfter = seconds(reconnectedAt);
-          const left = await loss.mysqldOn(VICTIM);
-          const read = await loss.readRow(ctx);
+          const [left, read] = await Promise.all([loss.mysqldOn(VICTIM), loss.readRow(ctx)]);
           const node = { ...nodeRow(loss.victimNode(ctx), VICTIM), 'Ready after': `+${nodeBack}s` };
           const extra = { 'Ready after': `+${readyAfter}s`, [`mariadbd on ${VICTIM}`]: left, row: read };
           return {
