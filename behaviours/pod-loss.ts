@@ -45,7 +45,7 @@ export const podLoss: Behaviour = {
           const when = (type: string, uid: string) => seen.find((e) => e.type === type && e.uid === uid)?.at;
           const [deletedAt, addedAt] = [when('DELETED', before.uid), when('ADDED', after.uid)];
           const changed = ipChanged(before, after);
-          const reused = `IP reused: ${after.ip} (the CNI handed out the same free address; not guaranteed either way)`;
+          const reused = `IP reused: ${after.ip} (the CNI handed out the same free address; not guaranteed)`;
           note(changed ? `IP changed ${before.ip} -> ${after.ip}` : reused);
           const since = (at: number | undefined) => (at === undefined ? '-' : `+${seconds(requested, at)}s`);
           const events = {

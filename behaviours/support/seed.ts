@@ -48,11 +48,8 @@ export function renderSeed(namespace: string, options: SeedOptions = {}) {
   if (podManagementPolicy) spec.podManagementPolicy = podManagementPolicy;
   if (storageClass) spec.volumeClaimTemplates![0]!.spec!.storageClassName = storageClass;
   if (tolerationSeconds !== undefined) {
-    const toleration = { operator: 'Exists', effect: 'NoExecute', tolerationSeconds };
-    pod.tolerations = ['unreachable', 'not-ready'].map((t) => ({
-      key: `node.kubernetes.io/${t}`,
-      ...toleration,
-    }));
+    const toleration = (key: string) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds });
+    pod.tolerations = ['node.kubernetes.io/unreachable', 'node.kubernetes.io/not-ready'].map(toleration);
   }
   if (nodeNames) {
     const preferred = preferNode ? [{ weight: 100, preference: onHosts([preferNode]) }] : undefined;
