@@ -1,7 +1,6 @@
-// (a) Pod and volume share the ordinal: a StatefulSet's pods are <sts>-<n>, each with its own PVC
-// <template>-<sts>-<n> bound to a dynamically provisioned PV pvc-<PVC uid>, a hostname and labels
-// that carry the ordinal. A Deployment of the same template gets hashed, random names, no per-pod
-// volume, and a replacement pod gets a new name: the same assertions fail on it.
+// (a) Pod and volume share the ordinal: a StatefulSet's pods are <sts>-<n>, with the ordinal in hostname
+// and labels, each with its own PVC <template>-<sts>-<n> bound to a PV pvc-<PVC uid>. A Deployment of the
+// same template gets hashed names, no per-pod volume and new names for replacements: the same checks fail.
 import { expect } from 'chai';
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';

@@ -26,8 +26,7 @@ export const podLoss: Behaviour = {
     /** The current pod's identity (name, uid, ip, node) and its volume's (pvc, pvcUid, pv). */
     const identity = (ctx: RunContext) => ({ ...identityOf(current!), ...volumeOf(pvc(ctx, `pvc-${POD}`)!) });
 
-    // Deletes mysql-0 and waits for a new mysql-0 Ready: what changed and what stayed; then the DNS
-    // name leads to the new pod and the row written before is read back through it.
+    // One loss: delete mysql-0, see what changed and what stayed; then reach the new pod by DNS.
     const lossSteps = (mode: 'graceful' | 'force', [deleteId, dnsId]: [string, string]) => [
       step({
         id: deleteId,
@@ -35,24 +34,19 @@ export const podLoss: Behaviour = {
         async act(ctx) {
           const before = identity(ctx);
           const force = mode === 'force';
-          phase(
-            `${mode} delete of ${POD} (uid ${before.uid}, ip ${before.ip})  ≙ kubectl delete pod ${POD}${force ? ' --grace-period=0 --force' : ''}`,
-          );
+          const kubectl = `kubectl delete pod ${POD}${force ? ' --grace-period=0 --force' : ''}`;
+          phase(`${mode} delete of ${POD} (uid ${before.uid}, ip ${before.ip})  ≙ ${kubectl}`);
           const requested = Date.now();
           await ctx.faults.deletePod(ctx.ns, POD, { force });
           const b = ctx.bounds.mysqlStart;
           current = await waitFor(ctx, `a new ${POD} Ready`, b, () => readyPod(ctx, POD, before.uid));
           const after = identity(ctx);
-          const history = ctx.rec.history('pods', POD).filter((e) => e.at >= requested);
-          const when = (type: string, uid: string) =>
-            history.find((e) => e.type === type && e.uid === uid)?.at;
+          const seen = ctx.rec.history('pods', POD).filter((e) => e.at >= requested);
+          const when = (type: string, uid: string) => seen.find((e) => e.type === type && e.uid === uid)?.at;
           const [deletedAt, addedAt] = [when('DELETED', before.uid), when('ADDED', after.uid)];
           const changed = ipChanged(before, after);
-          note(
-            changed
-              ? `IP changed ${before.ip} -> ${after.ip}`
-              : `IP reused: ${after.ip} (the CNI handed out the same free address; not guaranteed either way)`,
-          );
+          const reused = `IP reused: ${after.ip} (the CNI handed out the same free address; not guaranteed)`;
+          note(changed ? `IP changed ${before.ip} -> ${after.ip}` : reused);
           const since = (at: number | undefined) => (at === undefined ? '-' : `+${seconds(requested, at)}s`);
           const events = {
             'old pod DELETED': since(deletedAt),
@@ -60,18 +54,13 @@ export const podLoss: Behaviour = {
             'new pod Ready': since(Date.now()),
           };
           const rows = Object.entries({ before, after }).map(([label, id]) => ({ '': label, ...id }));
-          return {
-            tables: [
-              { title: `${POD} before and after`, rows },
-              { title: 'events since the delete', rows: [events] },
-            ],
-            before,
-            after,
-            deletedAt,
-            addedAt,
-            notes: [changed ? 'ipChanged' : 'ipReused'],
-            vars: { oldIp: before.ip ?? '-', newIp: after.ip ?? '-', pvc: after.pvc },
-          };
+          const tables = [
+            { title: `${POD} before and after`, rows },
+            { title: 'events since the delete', rows: [events] },
+          ];
+          const notes = [changed ? 'ipChanged' : 'ipReused'];
+          const vars = { oldIp: before.ip ?? '-', newIp: after.ip ?? '-', pvc: after.pvc };
+          return { tables, before, after, deletedAt, addedAt, notes, vars };
         },
         judge({ before, after, deletedAt, addedAt }) {
           samePodIdentity(before, after);
@@ -79,10 +68,8 @@ export const podLoss: Behaviour = {
           expect(deletedAt, 'the old pod object was deleted before the new one was made').to.be.a('number');
           expect(addedAt, 'the new pod was seen ADDED on the watch').to.be.a('number');
           expect(addedAt, 'the new pod appeared only after the old one was gone').to.be.at.least(deletedAt!);
-          // The new pod mounts the same volume, so the node-local PV pins it to the same node.
-          expect(after.node, 'node-local PV: the pod comes back on the node that holds its volume').to.equal(
-            before.node,
-          );
+          const sameNode = 'node-local PV: the pod comes back on the node that holds its volume';
+          expect(after.node, sameNode).to.equal(before.node);
         },
       }),
       step({
@@ -92,9 +79,8 @@ export const podLoss: Behaviour = {
           const ip = current!.status!.podIP!;
           const dns = await answerOf(ctx, HOST, [ip]);
           const read = await readRow(ctx);
-          note(
-            `DNS ${HOST} -> ${dns.ips.join(',')} (TTL ${dns.ttl}s, ${dns.tries === 1 ? '1 query' : `tries: ${dns.tries}`})`,
-          );
+          const tries = dns.tries === 1 ? '1 query' : `tries: ${dns.tries}`;
+          note(`DNS ${HOST} -> ${dns.ips.join(',')} (TTL ${dns.ttl}s, ${tries})`);
           const rows = [{ name: HOST, answer: dns.ips.join(','), 'pod ip': ip, ttl: dns.ttl, row: read }];
           return { tables: [{ title: 'DNS and data', rows }], ip, dns, read, vars: { ip, row: read } };
         },

@@ -17,17 +17,14 @@ const CLAIM = `pvc-${POD}`;
 const CONTROL = 'unused-claim';
 const CONTROL_SPEC = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } };
 const FINALIZER = 'kubernetes.io/pvc-protection';
-const PVCS = 'persistentvolumeclaims';
 
 /** The claim as the API server has it now (a fresh read, not the recorder's copy); undefined once gone. */
-async function readClaim(ctx: RunContext, name: string): Promise<V1PersistentVolumeClaim | undefined> {
-  return ctx.kube.core.readNamespacedPersistentVolumeClaim({ name, namespace: ctx.ns }).catch((err) => {
-    if ((err as { code?: number }).code === 404) return undefined;
-    throw err;
-  });
-}
+const readClaim = (ctx: RunContext, name: string): Promise<V1PersistentVolumeClaim | undefined> =>
+  ctx.kube.core
+    .readNamespacedPersistentVolumeClaim({ name, namespace: ctx.ns })
+    .catch((err: { code?: number }) => (err.code === 404 ? undefined : Promise.reject(err)));
 
-const claimRow = (label: string, c: V1PersistentVolumeClaim | undefined) => ({
+const claimRow = (label: string, c?: V1PersistentVolumeClaim) => ({
   claim: label,
   phase: c?.status?.phase ?? 'gone',
   terminating: c?.metadata?.deletionTimestamp ? 'yes' : 'no',
@@ -35,10 +32,15 @@ const claimRow = (label: string, c: V1PersistentVolumeClaim | undefined) => ({
 });
 
 /** A DELETED event of `name` received on the live watch (not reconstructed by a re-list). */
-const deletedOnWatch = (ctx: RunContext, resource: string, name: string) =>
+const deletedOnWatch = (ctx: RunContext, name: string, resource = 'persistentvolumeclaims') =>
   ctx.rec
     .history(resource, name)
     .find((e) => e.type === 'DELETED' && e.namespace === ctx.ns && e.source === 'watch' && !e.relisted);
+/** Waits (the controller's reaction bound) for the claim's DELETED on the live watch. */
+const untilDeleted = (ctx: RunContext, claim: string, when = '') =>
+  waitFor(ctx, `${claim} DELETED on the watch${when}`, ctx.bounds.controllerReaction, () =>
+    deletedOnWatch(ctx, claim),
+  );
 
 export const pvcProtection: Behaviour = {
   name: 'pvc-protection',
@@ -53,24 +55,18 @@ export const pvcProtection: Behaviour = {
         async act(ctx) {
           phase(`deploy the seed StatefulSet (1 replica) and a claim no pod uses, ${CONTROL}`);
           await deploySeed(ctx, { replicas: 1 });
-          const metadata = { name: CONTROL };
-          const control = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata, spec: CONTROL_SPEC };
-          await createAll(ctx, [control]);
+          const control = { kind: 'PersistentVolumeClaim', metadata: { name: CONTROL }, spec: CONTROL_SPEC };
+          await createAll(ctx, [{ apiVersion: 'v1', ...control }]);
           const pod = await waitFor(ctx, `${POD} Ready`, ctx.bounds.mysqlStart, () => readyPod(ctx, POD));
           podUid = pod.metadata!.uid!;
           const claims = [pvc(ctx, CLAIM), pvc(ctx, CONTROL)];
-          return {
-            tables: [{ title: 'claims', rows: [claimRow(CLAIM, claims[0]), claimRow(CONTROL, claims[1])] }],
-            claims,
-            vars,
-          };
+          const rows = [claimRow(CLAIM, claims[0]), claimRow(CONTROL, claims[1])];
+          return { tables: [{ title: 'claims', rows }], claims, vars };
         },
-        judge({ claims: [used, control] }) {
-          expect(used?.status?.phase, `${CLAIM} is Bound to the running pod's volume`).to.equal('Bound');
-          for (const c of [used, control]) {
-            const has = `${c?.metadata?.name} carries the protection finalizer`;
-            expect(c?.metadata?.finalizers, has).to.include(FINALIZER);
-          }
+        judge({ claims }) {
+          expect(claims[0]?.status?.phase, `${CLAIM} is Bound to the running pod's volume`).to.equal('Bound');
+          for (const c of claims)
+            expect(c?.metadata?.finalizers, `the finalizers of ${c?.metadata?.name}`).to.include(FINALIZER);
         },
       }),
       step({
@@ -81,26 +77,18 @@ export const pvcProtection: Behaviour = {
           const deletedAt = Date.now();
           for (const name of [CLAIM, CONTROL])
             await ctx.kube.core.deleteNamespacedPersistentVolumeClaim({ name, namespace: ctx.ns });
-          const b = ctx.bounds.controllerReaction;
-          const control = await waitFor(ctx, `${CONTROL} DELETED on the watch`, b, () =>
-            deletedOnWatch(ctx, PVCS, CONTROL),
-          );
+          const gone = await untilDeleted(ctx, CONTROL);
           // Read back from the API server, not from the recorder: the state after the controller acted.
           const claim = await readClaim(ctx, CLAIM);
           const pod = await ctx.kube.core.readNamespacedPod({ name: POD, namespace: ctx.ns });
-          const deleted = { 'DELETED at': `+${seconds(deletedAt, control.at)}s` };
-          const rows = [claimRow(CLAIM, claim), { ...claimRow(CONTROL, undefined), ...deleted }];
+          const deleted = { 'DELETED at': `+${seconds(deletedAt, gone.at)}s` };
+          const rows = [claimRow(CLAIM, claim), { ...claimRow(CONTROL), ...deleted }];
           const podRow = { pod: POD, uid: uidPrefix(pod.metadata?.uid), phase: pod.status?.phase };
-          return {
-            tables: [
-              { title: `read from the API server +${seconds(deletedAt)}s after the delete`, rows },
-              { title: 'pod', rows: [podRow] },
-            ],
-            claim: claim?.metadata,
-            pod,
-            claimDeleted: deletedOnWatch(ctx, PVCS, CLAIM),
-            vars,
-          };
+          const tables = [
+            { title: `read from the API server +${seconds(deletedAt)}s after the delete`, rows },
+            { title: 'pod', rows: [podRow] },
+          ];
+          return { tables, claim: claim?.metadata, pod, claimDeleted: deletedOnWatch(ctx, CLAIM), vars };
         },
         judge({ claim, pod, claimDeleted }) {
           expect(claim, `${CLAIM} still exists after the unused claim was removed`).to.not.equal(undefined);
@@ -119,22 +107,16 @@ export const pvcProtection: Behaviour = {
         async act(ctx) {
           phase(`scale the StatefulSet to 0  ≙ kubectl scale sts mysql --replicas=0`);
           const { t0: at } = await scaleTo(ctx, 'mysql', 0, ctx.bounds.mysqlStop, 'one graceful stop');
-          const b = ctx.bounds.controllerReaction;
-          const claimGone = await waitFor(ctx, `${CLAIM} DELETED on the watch once its pod is gone`, b, () =>
-            deletedOnWatch(ctx, PVCS, CLAIM),
-          );
-          const podGone = deletedOnWatch(ctx, 'pods', POD);
+          const claimGone = await untilDeleted(ctx, CLAIM, ' once its pod is gone');
+          const podGone = deletedOnWatch(ctx, POD, 'pods');
           const when = (e: RecordedEvent | undefined) => (e ? `+${seconds(at, e.at)}s` : 'not seen');
           const rows = [
             { object: `pod ${POD}`, deleted: when(podGone) },
             { object: `claim ${CLAIM}`, deleted: when(claimGone) },
           ];
-          return {
-            tables: [{ title: 'DELETED events on the live watch, since the scale-down', rows }],
-            order: [podGone, claimGone].map((e) => (e ? ctx.rec.events.indexOf(e) : -1)),
-            claimNow: await readClaim(ctx, CLAIM),
-            vars,
-          };
+          const title = 'DELETED events on the live watch, since the scale-down';
+          const order = [podGone, claimGone].map((e) => (e ? ctx.rec.events.indexOf(e) : -1));
+          return { tables: [{ title, rows }], order, claimNow: await readClaim(ctx, CLAIM), vars };
         },
         judge({ order: [pod, claim], claimNow }) {
           expect(pod, `${POD} DELETED seen on the watch`).to.be.at.least(0);

@@ -2,9 +2,8 @@
 // rows they show (name, UID prefix, IP, node, PVC, PV).
 import type { KubernetesObject, V1Node, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { isPodReady, nodeReadyStatus, pvcName } from '../../lib/observe/k8s-facts.ts';
-import type { RunContext } from '../../lib/run/run.ts';
 import type { Row } from '../../lib/lab/table.ts';
-import { createAll } from '../../lib/run/run.ts';
+import { createAll, type RunContext } from '../../lib/run/run.ts';
 import { renderSeed, type SeedOptions } from './seed.ts';
 
 /** The first 8 characters of a UID: enough to tell two pods apart on a slide. */
@@ -14,51 +13,40 @@ export const uidPrefix = (uid: string | undefined) => (uid ? uid.slice(0, 8) : '
 export const pvPrefix = (pv: string | undefined) =>
   pv && pv !== '-' ? `pvc-${uidPrefix(pv.replace(/^pvc-/, ''))}…` : undefined;
 
+export const seconds = (fromMs: number, toMs = Date.now()) => ((toMs - fromMs) / 1000).toFixed(1);
+
 /** Deploys the seed's Secret, headless Service and StatefulSet in the lab's namespace. */
 export async function deploySeed(ctx: RunContext, options: SeedOptions): Promise<void> {
-  const seed = renderSeed(ctx.ns, options);
-  await createAll(ctx, [seed.secret, seed.service, seed.statefulSet] as KubernetesObject[]);
+  const { secret, service, statefulSet } = renderSeed(ctx.ns, options);
+  await createAll(ctx, [secret, service, statefulSet as KubernetesObject]);
 }
 
-export function pod(ctx: RunContext, name: string): V1Pod | undefined {
-  return ctx.rec.get<V1Pod>('pods', name, ctx.ns);
-}
-
-export function pvc(ctx: RunContext, name: string): V1PersistentVolumeClaim | undefined {
-  return ctx.rec.get<V1PersistentVolumeClaim>('persistentvolumeclaims', name, ctx.ns);
-}
+export const pod = (ctx: RunContext, name: string) => ctx.rec.get<V1Pod>('pods', name, ctx.ns);
+export const pvc = (ctx: RunContext, name: string) =>
+  ctx.rec.get<V1PersistentVolumeClaim>('persistentvolumeclaims', name, ctx.ns);
 
 /** A pod that is Ready and not being deleted; optionally another one than `otherThanUid`. */
 export function readyPod(ctx: RunContext, name: string, otherThanUid?: string): V1Pod | undefined {
   const p = pod(ctx, name);
-  return p && p.metadata?.uid !== otherThanUid && !p.metadata?.deletionTimestamp && isPodReady(p)
-    ? p
-    : undefined;
+  const fresh = p?.metadata?.uid !== otherThanUid && !p?.metadata?.deletionTimestamp;
+  return fresh && isPodReady(p) ? p : undefined;
 }
 
 /** One row per pod: the identity the seed talks about. */
 export function podRow(ctx: RunContext, p: V1Pod | undefined, extra: Row = {}): Row {
-  const claim = p ? pvcName(p) : undefined;
-  const c = claim ? pvc(ctx, claim) : undefined;
+  const claim = p && pvcName(p);
   return {
     pod: p?.metadata?.name,
     uid: uidPrefix(p?.metadata?.uid),
     ip: p?.status?.podIP,
     node: p?.spec?.nodeName,
     pvc: claim,
-    pv: pvPrefix(c?.spec?.volumeName),
+    pv: pvPrefix(claim && pvc(ctx, claim)?.spec?.volumeName),
     ...extra,
   };
 }
 
 export function nodeRow(node: V1Node | undefined, name: string): Row {
-  return {
-    node: name,
-    ready: nodeReadyStatus(node) ?? 'gone',
-    taints:
-      node?.spec?.taints?.map((t) => `${t.key.replace('node.kubernetes.io/', '')}:${t.effect}`).join(',') ||
-      'none',
-  };
+  const taints = node?.spec?.taints?.map((t) => `${t.key.replace('node.kubernetes.io/', '')}:${t.effect}`);
+  return { node: name, ready: nodeReadyStatus(node) ?? 'gone', taints: taints?.join(',') || 'none' };
 }
-
-export const seconds = (fromMs: number, toMs = Date.now()) => ((toMs - fromMs) / 1000).toFixed(1);

@@ -1,14 +1,8 @@
 // The seed's MySQL StatefulSet (manifests/mysql-statefulset.yaml), rendered for one behaviour: the
-// behaviour names what it varies (replicas, storage class, pod management policy, a short toleration
-// for node loss…) and everything else stays as the manifest says.
+// behaviour names what it varies and everything else stays as the manifest says.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type {
-  KubernetesObject,
-  V1Deployment,
-  V1StatefulSet,
-  V1StatefulSetUpdateStrategy,
-} from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from '../../lib/cluster/paths.ts';
 import { chooseImages, parseVersions } from '../../lib/cluster/images.ts';
@@ -17,7 +11,7 @@ import { chooseImages, parseVersions } from '../../lib/cluster/images.ts';
 export const workloadImages = () =>
   chooseImages(process.env, parseVersions(readFileSync(join(REPO_ROOT, 'scripts/versions.env'), 'utf8')));
 
-export const SEED_MANIFEST = join(REPO_ROOT, 'manifests/mysql-statefulset.yaml');
+const SEED_MANIFEST = join(REPO_ROOT, 'manifests/mysql-statefulset.yaml');
 export const ROOT_PASSWORD = 'qwerty';
 
 export interface SeedOptions {
@@ -26,14 +20,10 @@ export interface SeedOptions {
   podManagementPolicy?: 'OrderedReady' | 'Parallel';
   /** Seconds the pods tolerate node.kubernetes.io/unreachable and not-ready (node loss). */
   tolerationSeconds?: number;
-  pvcRetention?: { whenScaled: 'Retain' | 'Delete'; whenDeleted: 'Retain' | 'Delete' };
   /** Pins every pod to these nodes (e.g. the workers, so a behaviour knows which node it may stop). */
   nodeNames?: string[];
   /** Among nodeNames, the node the scheduler should pick while it is available. */
   preferNode?: string;
-  /** Workload image; the built MariaDB image (or the stock one) by default. */
-  image?: string;
-  updateStrategy?: V1StatefulSetUpdateStrategy;
 }
 
 const onHosts = (values: string[]) => ({
@@ -41,9 +31,8 @@ const onHosts = (values: string[]) => ({
 });
 
 export function renderSeed(namespace: string, options: SeedOptions = {}) {
-  const docs = parseAllDocuments(readFileSync(SEED_MANIFEST, 'utf8')).map(
-    (d) => d.toJS() as KubernetesObject,
-  );
+  const manifest = readFileSync(SEED_MANIFEST, 'utf8');
+  const docs: KubernetesObject[] = parseAllDocuments(manifest).map((d) => d.toJS());
   const byKind = (kind: string) => {
     const found = docs.find((d) => d.kind === kind);
     if (!found) throw new Error(`${SEED_MANIFEST} has no ${kind}`);
@@ -53,21 +42,14 @@ export function renderSeed(namespace: string, options: SeedOptions = {}) {
   const statefulSet = byKind('StatefulSet') as V1StatefulSet;
   const spec = statefulSet.spec!;
   const pod = spec.template.spec!;
-  const { replicas, podManagementPolicy, updateStrategy, storageClass, nodeNames, preferNode } = options;
-  pod.containers[0]!.image = options.image ?? workloadImages().mysql;
+  const { replicas, podManagementPolicy, storageClass, tolerationSeconds, nodeNames, preferNode } = options;
+  pod.containers[0]!.image = workloadImages().mysql;
   if (replicas !== undefined) spec.replicas = replicas;
   if (podManagementPolicy) spec.podManagementPolicy = podManagementPolicy;
-  if (updateStrategy) spec.updateStrategy = updateStrategy;
   if (storageClass) spec.volumeClaimTemplates![0]!.spec!.storageClassName = storageClass;
-  if (options.pvcRetention) spec.persistentVolumeClaimRetentionPolicy = options.pvcRetention;
-  if (options.tolerationSeconds !== undefined) {
-    const tolerationSeconds = options.tolerationSeconds;
-    pod.tolerations = ['node.kubernetes.io/unreachable', 'node.kubernetes.io/not-ready'].map((key) => ({
-      key,
-      operator: 'Exists',
-      effect: 'NoExecute',
-      tolerationSeconds,
-    }));
+  if (tolerationSeconds !== undefined) {
+    const toleration = (key: string) => ({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds });
+    pod.tolerations = ['node.kubernetes.io/unreachable', 'node.kubernetes.io/not-ready'].map(toleration);
   }
   if (nodeNames) {
     const preferred = preferNode ? [{ weight: 100, preference: onHosts([preferNode]) }] : undefined;
@@ -88,10 +70,7 @@ export function deploymentOf(statefulSet: V1StatefulSet, name: string): V1Deploy
   template.metadata = { labels };
   // A Deployment has no volumeClaimTemplates: the pods share nothing per pod, so give them an emptyDir.
   template.spec!.volumes = [{ name: 'pvc', emptyDir: {} }];
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: statefulSet.metadata!.namespace },
-    spec: { replicas: statefulSet.spec!.replicas, selector: { matchLabels: labels }, template },
-  };
+  const metadata = { name, namespace: statefulSet.metadata!.namespace };
+  const spec = { replicas: statefulSet.spec!.replicas, selector: { matchLabels: labels }, template };
+  return { apiVersion: 'apps/v1', kind: 'Deployment', metadata, spec };
 }
