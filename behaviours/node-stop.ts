@@ -1,23 +1,14 @@
-// (d) After a node stops, the StatefulSet does NOT replace its pod: the old pod object stays
-// (Terminating once evicted) because only that node's kubelet may confirm it is gone, and the
-// controller never runs two pods with one identity. Each way out ends a node loss of its own:
-// force-delete the pod (shown in the lab), start the node, delete the Node object, taint it
-// out-of-service (suite only). Contrasts (suite only): a Deployment replaces its pod at once; with a
-// node-local PV even a forced replacement waits for the node.
+// (d) After a node stops, the StatefulSet does NOT replace its pod: the old pod stays (Terminating once
+// evicted) as only that node's kubelet may confirm it is gone, and no two pods may share one identity.
+// Ways out, each on a node loss of its own: force-delete the pod (in the lab), start the node, delete
+// the Node object, taint it out-of-service (suite only). Contrasts (suite only): a Deployment replaces
+// its pod at once; with a node-local PV even a forced replacement waits for the node.
 import { expect } from 'chai';
 import type { CoreV1Event, V1Node, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
 import { plus, type Bound, type Bounds } from '../lib/cluster/settings.ts';
 import { OUT_OF_SERVICE_TAINT, type Undo } from '../lib/faults/faults.ts';
-import {
-  eachAfter,
-  identityOf,
-  lostPodOf,
-  noReplacementDuring,
-  samePodIdentity,
-  sameVolume,
-  volumeOf,
-} from '../lib/observe/evidence.ts';
+import * as evidence from '../lib/observe/evidence.ts';
 import type { RecordedEvent } from '../lib/observe/recorder.ts';
 import { gapFree } from '../lib/observe/waits.ts';
 import { isPodReady, nodeReadyStatus } from '../lib/observe/k8s-facts.ts';
@@ -30,26 +21,92 @@ import { deploymentOf, renderSeed } from './support/seed.ts';
 const { POD, VICTIM, OTHER } = loss;
 /** The contrast's StatefulSet on node-local storage, beside `mysql` in the same namespace. */
 const LOCAL = 'local-0';
-/** What the scheduler says of a pod whose PV is on a node it cannot use. */
-const PINNED = /PersistentVolume's node affinity|volume node affinity/;
 const START = `start node ${VICTIM} again  ≙ docker start ${VICTIM}`;
 /** What an operator does to end the wait; a fault it injects comes back as its undo. */
-type Action = (ctx: RunContext) => Promise<Undo | void>;
-/** The change on the victim's Node that lets the old pod go: it must come before the old pod's DELETED. */
-interface Mechanism {
-  what: string;
-  seen: (e: RecordedEvent) => boolean;
+type Action = (ctx: RunContext, lost: loss.VictimLoss) => Promise<Undo | void>;
+type EventTest = (e: RecordedEvent) => boolean;
+
+/** Does `action` on `lost`, waits for a new mysql-0 Ready within `bound`: before and after, the row. */
+async function replacedBy(ctx: RunContext, lost: loss.VictimLoss, action: Action, bound: Bound) {
+  const old = lost.before;
+  const actedAt = Date.now();
+  const undo = await action(ctx, lost);
+  const after = await waitFor(ctx, `a new ${POD} Ready`, bound, () => readyPod(ctx, POD, old.metadata!.uid));
+  const readyAt = Date.now();
+  const ready = seconds(actedAt, readyAt);
+  const read = await loss.readRow(ctx);
+  const rows = [
+    { '': 'before', ...podRow(ctx, old, { 'Ready after the action': '', row: '' }) },
+    { '': 'after', ...podRow(ctx, after, { 'Ready after the action': `+${ready}s`, row: read }) },
+  ];
+  const identities = { old: evidence.identityOf(old), now: evidence.identityOf(after) };
+  const volumes = [lost.volume, evidence.volumeOf(pvc(ctx, loss.CLAIM)!)] as const;
+  const vars = { node: after.spec?.nodeName ?? '-', ready, pvc: loss.CLAIM, row: read };
+  const table = { title: `${POD} before and after`, rows };
+  return { tables: [table], actedAt, readyAt, ...identities, volumes, undo, vars };
 }
-const onVictim = (e: RecordedEvent) => e.resource === 'nodes' && e.name === VICTIM;
-/** The message of an assertion run for its failure, or undefined when it passed. */
-const failureOf = (check: () => void) => {
-  try {
-    check();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-};
+type Replaced = Awaited<ReturnType<typeof replacedBy>>;
+
+function judgeReplaced(seen: Replaced, node?: string) {
+  evidence.samePodIdentity(seen.old, seen.now);
+  evidence.sameVolume(...seen.volumes);
+  if (node) expect(seen.now.node, `the new ${POD} runs on ${node}`).to.equal(node);
+  expect(seen.vars.row, 'the row written before the loss, read back').to.equal(loss.ROW);
+}
+
+/** A way out on a node loss of its own: the action; a new mysql-0 within the action's `delay` and its start,
+ * after the `mechanism` (the victim Node's change that lets the old pod go); the node back within `back`. */
+const wayOut = (
+  id: string,
+  title: string,
+  says: string,
+  action: Action,
+  mechanism: { what: string; seen: EventTest },
+  delay: keyof Bounds,
+  node?: string,
+  back: keyof Bounds = 'nodeReady',
+) =>
+  step({
+    id,
+    title: `${title} (on a node loss of its own)`,
+    async act(ctx) {
+      const lost = await loss.loseVictim(ctx, 'stop');
+      phase(says);
+      const replaced = await replacedBy(ctx, lost, action, plus(ctx.bounds[delay], ctx.bounds.mysqlStart));
+      // The mechanism on the live watch: the Node's change, the old pod's DELETED, the new pod's ADDED.
+      const since = ctx.rec.events.filter((e) => e.at >= replaced.actedAt && e.source === 'watch');
+      const seenAt = (event: string, test: EventTest) => ({ event, at: since.find(test)?.at });
+      const podEvent = (which: string, uid: string, type: string) =>
+        seenAt(`${which} ${POD} uid ${uidPrefix(uid)} ${type}`, (e) => e.uid === uid && e.type === type);
+      const order = [
+        seenAt(mechanism.what, (e) => e.resource === 'nodes' && e.name === VICTIM && mechanism.seen(e)),
+        podEvent('old', lost.uid, 'DELETED'),
+        podEvent('new', replaced.now.uid, 'ADDED'),
+      ];
+      const when = (ms?: number) => (ms === undefined ? 'not seen' : `+${seconds(replaced.actedAt, ms)}s`);
+      const rows = order.map(({ event, at }) => ({ event, at: when(at) }));
+      await replaced.undo?.();
+      await lost.undo();
+      await loss.victimBack(ctx, Date.now(), ctx.bounds[back]);
+      const mechanismTable = { title: 'the mechanism, on the live watch', rows };
+      return { tables: [...lost.tables, mechanismTable, ...replaced.tables], lost, replaced, order };
+    },
+    judge(seen, ctx) {
+      loss.judgeLoss(seen.lost, ctx);
+      judgeReplaced(seen.replaced, node);
+      const { actedAt, readyAt } = seen.replaced;
+      const noGap = () => gapFree(ctx.rec, ['pods', 'nodes'], actedAt, readyAt);
+      expect(noGap, 'the pods and nodes watches had no gap while the mechanism acted').to.not.throw();
+      for (const { event, at } of seen.order)
+        expect(at, `${event}, seen on the live watch`).to.be.a('number');
+      // Each after the one before it.
+      const steps = seen.order.slice(1).map(({ event, at }, i) => {
+        const previous = seen.order[i]!;
+        return { label: `${event} (after: ${previous.event})`, start: at!, previousDone: previous.at };
+      });
+      evidence.eachAfter(steps);
+    },
+  });
 
 /** The seed StatefulSet as `local`, with labels of its own. */
 function local(sts: V1StatefulSet): V1StatefulSet {
@@ -60,106 +117,90 @@ function local(sts: V1StatefulSet): V1StatefulSet {
   return sts;
 }
 
+const contrast = step({
+  id: 'contrast',
+  title:
+    'contrast: the Deployment replaces its pod elsewhere at once; the StatefulSet does not, and with a node-local PV even a forced replacement stays Pending',
+  async act(ctx) {
+    phase(`deploy the seed as "local" on node-local storage, and as a Deployment "web", on ${VICTIM}`);
+    const { statefulSet } = renderSeed(ctx.ns, loss.seedOnVictim('standard'));
+    await createAll(ctx, [deploymentOf(statefulSet, 'web'), local(statefulSet)]);
+    const isWeb = (p: V1Pod, old?: string) =>
+      p.metadata?.labels?.app === 'web' && p.metadata.uid !== old && isPodReady(p);
+    const webReady = (old?: string) =>
+      waitFor(ctx, 'a Deployment pod Ready', ctx.bounds.mysqlStart, () =>
+        ctx.rec.objects<V1Pod>('pods').find((p) => isWeb(p, old)),
+      );
+    const web = await webReady();
+    const old = await loss.loseVictim(ctx, 'stop', LOCAL);
+    const newWeb = await webReady(web.metadata!.uid);
+    const createdAt = ctx.rec.events.find((e) => e.uid === newWeb.metadata?.uid)?.at;
+    const createdAfter = seconds(old.lostAt, createdAt);
+    const replacement = `${newWeb.metadata?.name} on ${newWeb.spec?.nodeName}, Ready, created +${createdAfter}s`;
+    const newUids = old.uids.filter((uid) => uid !== old.uid).map(uidPrefix);
+    const stsNew = newUids.join(',') || 'none';
+    const owners = [
+      { owner: 'Deployment', pod: web.metadata?.name, node: web.spec?.nodeName, replacement },
+      { owner: 'StatefulSet', pod: LOCAL, node: old.before.spec?.nodeName, replacement: stsNew },
+    ];
+    phase(`force delete ${LOCAL}, whose PV is on ${VICTIM}  ≙ kubectl delete pod ${LOCAL} --force`);
+    await ctx.faults.deletePod(ctx.ns, LOCAL, { force: true });
+    const unplaced = ({ reason, involvedObject: o }: CoreV1Event) =>
+      reason === 'FailedScheduling' && o.name === LOCAL && o.uid !== old.uid;
+    const why = `the scheduler's reason why the new ${LOCAL} cannot be placed`;
+    const { reason, message } = await waitFor(ctx, why, ctx.bounds.controllerReaction, () =>
+      ctx.rec.objects<CoreV1Event>('events').find(unplaced),
+    );
+    const pending = pod(ctx, LOCAL);
+    phase(`start ${VICTIM} again, which holds the pending pod's volume  ≙ docker start ${VICTIM}`);
+    const startedAt = Date.now();
+    await old.undo();
+    const bound = plus(ctx.bounds.nodeReady, ctx.bounds.mysqlStart);
+    const back = await waitFor(ctx, `${LOCAL} Ready on ${VICTIM}`, bound, () =>
+      readyPod(ctx, LOCAL, old.uid),
+    );
+    const row = (at: string, p?: V1Pod) => ({ '': at, ...podRow(ctx, p, { phase: p?.status?.phase }) });
+    const forced = [
+      row(`force-deleted, ${VICTIM} down`, pending),
+      row(`${VICTIM} started, +${seconds(startedAt)}s`, back),
+    ];
+    const volume = loss.volumeRow(ctx, `pvc-${LOCAL}`);
+    const tables = [
+      ...old.tables,
+      { title: 'volume', rows: [volume] },
+      { title: 'after the node loss', rows: owners },
+      { title: `${LOCAL} force-deleted`, rows: forced },
+      { title: 'scheduler', rows: [{ reason, message }] },
+    ];
+    return { tables, old, web, newWeb, createdAt, volume, pending, message, back };
+  },
+  judge({ old, web, newWeb, createdAt, volume, pending, message, back }, ctx) {
+    expect(web.spec?.nodeName, 'the Deployment pod ran on the lost node').to.equal(VICTIM);
+    expect(volume['node affinity'], `${LOCAL}'s node-local PV`).to.equal('pinned to a node');
+    loss.judgeLoss(old, ctx);
+    expect(newWeb.metadata?.name, 'the Deployment replacement: a new name').to.not.equal(web.metadata?.name);
+    expect(newWeb.spec?.nodeName, 'the Deployment replacement runs elsewhere').to.equal(OTHER);
+    // A ReplicaSet counts only pods that are not terminating: it acts inside the StatefulSet's window.
+    const created = 'the Deployment replacement, created while the StatefulSet made none';
+    expect(createdAt, created).to.be.within(old.lostAt, old.window.to);
+    // The shared no-replacement check, run on the Deployment's pod, must fail (a negative case).
+    const webCheck = () => evidence.noReplacementDuring(ctx.rec.events, evidence.lostPodOf(web), old.window);
+    const negative = "the StatefulSet's no-replacement check, run on the Deployment's pod";
+    expect(webCheck, `${negative}: it fails, naming the replacement`).to.throw(newWeb.metadata!.name!);
+    expect(pending?.metadata?.uid, `a new ${LOCAL}`).to.not.be.oneOf([undefined, old.uid]);
+    expect(pending?.status?.phase, `the new ${LOCAL} while ${VICTIM} is down`).to.equal('Pending');
+    const pinned = /PersistentVolume's node affinity|volume node affinity/; // its PV is on a node it cannot use
+    expect(message, 'the scheduler').to.match(pinned);
+    expect(back.spec?.nodeName, `${LOCAL} runs where its volume is`).to.equal(VICTIM);
+  },
+});
+
 export const nodeStop: Behaviour = {
   name: 'node-stop',
   title: 'no replacement pod until an operator acts',
   steps() {
     let lost: loss.VictimLoss | undefined;
-    let after: V1Pod | undefined;
-
-    /** Does `action`, then waits for a new mysql-0 Ready within `bound`: before and after, and the row. */
-    async function replacedBy(ctx: RunContext, action: Action, bound: Bound) {
-      const old = lost!.before;
-      const actedAt = Date.now();
-      const undo = await action(ctx);
-      after = await waitFor(ctx, `a new ${POD} Ready`, bound, () => readyPod(ctx, POD, old.metadata!.uid));
-      const ready = seconds(actedAt);
-      const read = await loss.readRow(ctx);
-      const rows = [
-        { '': 'before', ...podRow(ctx, old, { 'Ready after the action': '', row: '' }) },
-        { '': 'after', ...podRow(ctx, after, { 'Ready after the action': `+${ready}s`, row: read }) },
-      ];
-      return {
-        tables: [{ title: `${POD} before and after`, rows }],
-        actedAt,
-        old: identityOf(old),
-        now: identityOf(after),
-        volumes: [lost!.volume, volumeOf(pvc(ctx, loss.CLAIM)!)] as const,
-        undo,
-        vars: { node: after.spec?.nodeName ?? '-', ready, pvc: loss.CLAIM, row: read },
-      };
-    }
-    function judgeReplaced(seen: Awaited<ReturnType<typeof replacedBy>>, node?: string) {
-      samePodIdentity(seen.old, seen.now);
-      sameVolume(...seen.volumes);
-      if (node) expect(seen.now.node, `the new ${POD} runs on ${node}`).to.equal(node);
-      expect(seen.vars.row, 'the row written before the loss, read back').to.equal(loss.ROW);
-    }
-
-    /** A way out on a node loss of its own: the action, a new mysql-0 within the action's `delay` and its
-     * start, the node back within `back`. */
-    const wayOut = (
-      id: string,
-      title: string,
-      says: string,
-      action: Action,
-      mechanism: Mechanism,
-      delay: keyof Bounds,
-      node?: string,
-      back: keyof Bounds = 'nodeReady',
-    ) =>
-      step({
-        id,
-        title: `${title} (on a node loss of its own)`,
-        async act(ctx) {
-          lost = await loss.loseVictim(ctx, 'stop');
-          phase(says);
-          const bound = plus(ctx.bounds[delay], ctx.bounds.mysqlStart);
-          const replaced = await replacedBy(ctx, action, bound);
-          // The mechanism, proven from the live watch: its change on the Node, then the old pod's
-          // DELETED, then the new pod's ADDED.
-          const gap = failureOf(() => gapFree(ctx.rec, ['pods', 'nodes'], replaced.actedAt));
-          const since = ctx.rec.events.filter((e) => e.at >= replaced.actedAt && e.source === 'watch');
-          const at = (test: (e: RecordedEvent) => boolean) => since.find(test)?.at;
-          const order = {
-            mechanism: at((e) => onVictim(e) && mechanism.seen(e)),
-            oldGone: at((e) => e.uid === lost!.uid && e.type === 'DELETED'),
-            newAdded: at((e) => e.uid === replaced.now.uid && e.type === 'ADDED'),
-          };
-          const when = (ms?: number) =>
-            ms === undefined ? 'not seen' : `+${seconds(replaced.actedAt, ms)}s`;
-          const orderRows = [
-            { event: mechanism.what, at: when(order.mechanism) },
-            { event: `old ${POD} uid ${uidPrefix(lost.uid)} DELETED`, at: when(order.oldGone) },
-            { event: `new ${POD} uid ${uidPrefix(replaced.now.uid)} ADDED`, at: when(order.newAdded) },
-          ];
-          await replaced.undo?.();
-          await lost.undo();
-          await loss.victimBack(ctx, Date.now(), ctx.bounds[back]);
-          const tables = [...lost.tables, { title: 'the mechanism, on the live watch', rows: orderRows }];
-          return { tables: [...tables, ...replaced.tables], lost, replaced, order, gap };
-        },
-        judge(seen, ctx) {
-          loss.judgeLoss(seen.lost, ctx);
-          judgeReplaced(seen.replaced, node);
-          expect(seen.gap, 'the pods and nodes watches had no gap while the mechanism acted').to.equal(
-            undefined,
-          );
-          const { mechanism: m, oldGone, newAdded } = seen.order;
-          expect(m, `${mechanism.what}, seen on the live watch`).to.be.a('number');
-          expect(oldGone, `the old ${POD}'s DELETED, seen on the live watch`).to.be.a('number');
-          expect(newAdded, `the new ${POD}'s ADDED, seen on the live watch`).to.be.a('number');
-          eachAfter([
-            { label: `the old ${POD} DELETED (after: ${mechanism.what})`, start: oldGone!, previousDone: m },
-            {
-              label: `the new ${POD} ADDED (after the old one's DELETED)`,
-              start: newAdded!,
-              previousDone: oldGone,
-            },
-          ]);
-        },
-      });
-
+    let forced: Replaced | undefined;
     return [
       loss.deployOnVictimStep,
       step({
@@ -174,7 +215,7 @@ export const nodeStop: Behaviour = {
         async act(ctx) {
           phase(`force delete ${POD} (unsafe if the node still ran it)  ≙ kubectl delete pod ${POD} --force`);
           const force: Action = (c) => c.faults.deletePod(c.ns, POD, { force: true });
-          return replacedBy(ctx, force, ctx.bounds.mysqlStart);
+          return (forced = await replacedBy(ctx, lost!, force, ctx.bounds.mysqlStart));
         },
         judge: (seen) => judgeReplaced(seen, OTHER),
       }),
@@ -198,9 +239,8 @@ export const nodeStop: Behaviour = {
         judge({ node, now, vars }) {
           expect(nodeReadyStatus(node), `${VICTIM} Ready`).to.equal('True');
           expect(node?.spec?.taints ?? [], `${VICTIM}'s taints`).to.deep.equal([]);
-          const replacement = after?.metadata?.uid;
-          expect(now?.metadata?.uid, `${POD}, the pod that replaced the lost one`).to.equal(replacement);
-          expect(now?.spec?.nodeName, `${POD} stays where it moved`).to.equal(after?.spec?.nodeName);
+          expect(now?.metadata?.uid, `${POD}, the pod that replaced the lost one`).to.equal(forced?.now.uid);
+          expect(now?.spec?.nodeName, `${POD} stays where it moved`).to.equal(forced?.now.node);
           expect(vars.mysqld, `mariadbd processes on ${VICTIM}`).to.equal(0);
         },
       }),
@@ -208,7 +248,7 @@ export const nodeStop: Behaviour = {
         'node-start',
         '(c) starting the node again lets its kubelet finish the deletion, then the pod is recreated',
         START,
-        () => lost!.undo(),
+        (_ctx, lost) => lost.undo(),
         { what: `${VICTIM} Ready=True again`, seen: (e) => nodeReadyStatus(e.object) === 'True' },
         'nodeReady', // then its kubelet confirms the deletion at once
       ),
@@ -234,86 +274,7 @@ export const nodeStop: Behaviour = {
         'podGc', // pod GC deletes an out-of-service node's pods at its next pass: no quarantine
         OTHER,
       ),
-      step({
-        id: 'contrast',
-        title:
-          'contrast: the Deployment replaces its pod elsewhere at once; the StatefulSet does not, and with a node-local PV even a forced replacement stays Pending',
-        async act(ctx) {
-          phase(`deploy the seed as "local" on node-local storage, and as a Deployment "web", on ${VICTIM}`);
-          const { statefulSet } = renderSeed(ctx.ns, loss.seedOnVictim('standard'));
-          await createAll(ctx, [deploymentOf(statefulSet, 'web'), local(statefulSet)]);
-          const isWeb = (p: V1Pod, old?: string) =>
-            p.metadata?.labels?.app === 'web' && p.metadata.uid !== old && isPodReady(p);
-          const webReady = (old?: string) =>
-            waitFor(ctx, 'a Deployment pod Ready', ctx.bounds.mysqlStart, () =>
-              ctx.rec.objects<V1Pod>('pods').find((p) => isWeb(p, old)),
-            );
-          const web = await webReady();
-          const old = await loss.loseVictim(ctx, 'stop', LOCAL);
-          const newWeb = await webReady(web.metadata!.uid);
-          const createdAt = ctx.rec.events.find((e) => e.uid === newWeb.metadata?.uid)?.at;
-          const createdAfter = seconds(old.lostAt, createdAt);
-          const replacement = `${newWeb.metadata?.name} on ${newWeb.spec?.nodeName}, Ready, created +${createdAfter}s`;
-          const newUids = old.uids.filter((uid) => uid !== old.uid).map(uidPrefix);
-          const stsNew = newUids.join(',') || 'none';
-          const owners = [
-            { owner: 'Deployment', pod: web.metadata?.name, node: web.spec?.nodeName, replacement },
-            { owner: 'StatefulSet', pod: LOCAL, node: old.before.spec?.nodeName, replacement: stsNew },
-          ];
-          phase(`force delete ${LOCAL}, whose PV is on ${VICTIM}  ≙ kubectl delete pod ${LOCAL} --force`);
-          await ctx.faults.deletePod(ctx.ns, LOCAL, { force: true });
-          const unplaced = ({ reason, involvedObject: o }: CoreV1Event) =>
-            reason === 'FailedScheduling' && o.name === LOCAL && o.uid !== old.uid;
-          const why = `the scheduler's reason why the new ${LOCAL} cannot be placed`;
-          const { reason, message } = await waitFor(ctx, why, ctx.bounds.controllerReaction, () =>
-            ctx.rec.objects<CoreV1Event>('events').find(unplaced),
-          );
-          const pending = pod(ctx, LOCAL);
-          phase(`start ${VICTIM} again, which holds the pending pod's volume  ≙ docker start ${VICTIM}`);
-          const startedAt = Date.now();
-          await old.undo();
-          const bound = plus(ctx.bounds.nodeReady, ctx.bounds.mysqlStart);
-          const back = await waitFor(ctx, `${LOCAL} Ready on ${VICTIM}`, bound, () =>
-            readyPod(ctx, LOCAL, old.uid),
-          );
-          const row = (at: string, p?: V1Pod) => ({ '': at, ...podRow(ctx, p, { phase: p?.status?.phase }) });
-          const forced = [
-            row(`force-deleted, ${VICTIM} down`, pending),
-            row(`${VICTIM} started, +${seconds(startedAt)}s`, back),
-          ];
-          const volume = loss.volumeRow(ctx, `pvc-${LOCAL}`);
-          const tables = [
-            ...old.tables,
-            { title: 'volume', rows: [volume] },
-            { title: 'after the node loss', rows: owners },
-            { title: `${LOCAL} force-deleted`, rows: forced },
-            { title: 'scheduler', rows: [{ reason, message }] },
-          ];
-          // The shared no-replacement check, run on the Deployment's pod: it must fail (a negative case).
-          const window = { from: old.lostAt, to: old.window.to };
-          const webCheck = failureOf(() => noReplacementDuring(ctx.rec.events, lostPodOf(web), window));
-          return { tables, old, web, newWeb, createdAt, volume, pending, message, back, webCheck };
-        },
-        judge({ old, web, newWeb, createdAt, volume, pending, message, back, webCheck }, ctx) {
-          expect(web.spec?.nodeName, 'the Deployment pod ran on the lost node').to.equal(VICTIM);
-          expect(volume['node affinity'], `${LOCAL}'s node-local PV`).to.equal('pinned to a node');
-          loss.judgeLoss(old, ctx);
-          const { name } = web.metadata!;
-          expect(newWeb.metadata?.name, 'the Deployment replacement: a new name').to.not.equal(name);
-          expect(newWeb.spec?.nodeName, 'the Deployment replacement runs elsewhere').to.equal(OTHER);
-          // A ReplicaSet counts only pods that are not terminating: it acts inside the StatefulSet's window.
-          const created = 'the Deployment replacement, created while the StatefulSet made none';
-          expect(createdAt, created).to.be.within(old.lostAt, old.window.to);
-          const negative = "the StatefulSet's no-replacement check, run on the Deployment's pod";
-          expect(webCheck, `${negative}: it fails, naming the replacement`).to.include(
-            `${newWeb.metadata?.name}`,
-          );
-          expect(pending?.metadata?.uid, `a new ${LOCAL}`).to.not.be.oneOf([undefined, old.uid]);
-          expect(pending?.status?.phase, `the new ${LOCAL} while ${VICTIM} is down`).to.equal('Pending');
-          expect(message, 'the scheduler').to.match(PINNED);
-          expect(back.spec?.nodeName, `${LOCAL} runs where its volume is`).to.equal(VICTIM);
-        },
-      }),
+      contrast,
     ];
   },
 };

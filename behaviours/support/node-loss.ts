@@ -1,7 +1,7 @@
-// One proof of a node loss, for node-stop and partition: the node that runs a pod is stopped or cut
-// off; for a window past the grace period and the toleration no pod of that name with a new UID
-// appears; and the recorded events show the Node Ready=Unknown and tainted unreachable and the pod
-// evicted (Terminating, still "Running" in the API), each within its bound from the live settings.
+// One proof of a node loss, for node-stop and partition: the node running a pod is stopped or cut off;
+// for a window past the grace period and the toleration no pod with a new UID replaces it; and the
+// events show the Node Ready=Unknown, tainted unreachable and the pod evicted (Terminating, still
+// "Running" in the API), each within its bound from the live settings.
 import { expect } from 'chai';
 import type { V1Lease, V1Node, V1PersistentVolume, V1Pod } from '@kubernetes/client-node';
 import { $ } from 'zx';
@@ -37,7 +37,6 @@ export const readRow = (ctx: RunContext) =>
   sql(ctx, `${POD}.mysql`, 'SELECT text FROM lab.notes WHERE id = 1');
 const unreachableTaint = (n: V1Node | undefined) =>
   n?.spec?.taints?.find((t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute');
-const unreachable = (n: V1Node) => !!unreachableTaint(n);
 
 /** The seed StatefulSet with one replica that prefers the victim node and may move to OTHER. */
 export function seedOnVictim(storageClass: 'shared' | 'standard'): SeedOptions {
@@ -90,17 +89,12 @@ export const deployOnVictimStep = step({
   },
 });
 
-/**
- * The victim's last heartbeat as the server recorded it (wall ms): its Lease's renewTime or its
- * Ready condition's lastHeartbeatTime, whichever is later. The node controller counts its grace
- * period from the last one it saw, so Ready=Unknown can come no sooner than this plus the grace.
- */
+/** The victim's last heartbeat as the server recorded it (wall ms): the later of its Lease's renewTime
+ * and its Ready condition's lastHeartbeatTime. The grace period before Ready=Unknown counts from it. */
 async function lastHeartbeat(ctx: RunContext): Promise<number | undefined> {
   const ref = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' };
-  const lease = (await ctx.kube.objects.read({
-    ...ref,
-    metadata: { name: VICTIM, namespace: 'kube-node-lease' },
-  })) as V1Lease;
+  const metadata = { name: VICTIM, namespace: 'kube-node-lease' };
+  const lease: V1Lease = await ctx.kube.objects.read({ ...ref, metadata });
   const ready = victimNode(ctx)?.status?.conditions?.find((c) => c.type === 'Ready');
   const times = [lease.spec?.renewTime, ready?.lastHeartbeatTime].filter((t) => t !== undefined);
   return times.length ? Math.max(...times.map((t) => new Date(t).getTime())) : undefined;
@@ -110,8 +104,7 @@ async function lastHeartbeat(ctx: RunContext): Promise<number | undefined> {
 export type VictimLoss = Awaited<ReturnType<typeof loseVictim>>;
 
 /** Stops or cuts off the victim under `podName` (moved back onto it first, gracefully, if an earlier
- * loss left it elsewhere: it prefers the victim), watches the no-replacement window, and shows the
- * timeline against its bounds, the Node, and the pod as the API shows it. */
+ * loss left it elsewhere), watches the no-replacement window, and shows the timeline, the Node, the pod. */
 export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName = POD) {
   await victimBack(ctx);
   const readyAgain = (old?: string, bound = ctx.bounds.mysqlStart) =>
@@ -135,20 +128,15 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   // The cluster's arithmetic with the pods' own (shorter) toleration in place of the cluster default.
   const bounds = deriveBounds({ ...ctx.settings, defaultUnreachableToleration: TOLERATION });
   const { nodeUnknown: u, podEvicted: evict, noReplacementWindow: w } = bounds;
-  // Absence is watched, not slept: a replacement ends the window early, and judgeLoss shows it.
-  // A replacement is any new pod of the same controller, whatever its name (lib/observe/evidence.ts).
+  // Watched, not slept: a replacement (any new pod of the controller, whatever its name) ends it early.
   const lostPod = lostPodOf(before);
   const replaced = () => {
-    const now = ctx.rec
-      .objects<V1Pod>('pods')
-      .find((q) => replaces(lostPod, { ...identityOf(q), object: q }));
-    return now ? `a replacement ${now.metadata?.name} uid ${now.metadata?.uid}` : undefined;
+    const p = ctx.rec.objects<V1Pod>('pods').find((q) => replaces(lostPod, { ...identityOf(q), object: q }));
+    return p ? `a replacement ${p.metadata?.name} uid ${p.metadata?.uid}` : undefined;
   };
   const why = `no replacement ${podName} for ${w.seconds}s (${w.why})`;
-  const to = await waiting(
-    ctx,
-    holds(ctx.rec, replaced, { seconds: w.seconds, why, resources: ['pods'] }),
-  ).then(
+  const held = holds(ctx.rec, replaced, { seconds: w.seconds, why, resources: ['pods'] });
+  const to = await waiting(ctx, held).then(
     (window) => window.to,
     (err: unknown) => (err instanceof InvariantBroken ? Date.now() : Promise.reject(err)),
   );
@@ -156,7 +144,7 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const first = <T>(resource: string, name: string, test: (o: T) => boolean) =>
     since.find((e) => e.resource === resource && e.name === name && test(e.object as T))?.at;
   const unknownAt = first<V1Node>('nodes', VICTIM, (n) => nodeReadyStatus(n) === 'Unknown');
-  const taintedAt = first('nodes', VICTIM, unreachable);
+  const taintedAt = first<V1Node>('nodes', VICTIM, (n) => !!unreachableTaint(n));
   const evicted = (p: V1Pod) => p.metadata?.uid === uid && !!p.metadata.deletionTimestamp;
   const evictedAt = first('pods', podName, evicted);
   // Lower bounds count from what the server recorded, not from when docker stop returned.
@@ -176,43 +164,29 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const mariadbd = mysqld === undefined ? {} : { 'mariadbd on the node': mysqld };
   const history = { 'UIDs since': uids.map(uidPrefix).join(','), ...mariadbd };
   const after = (ms: number | undefined) => (ms === undefined ? '-' : seconds(lostAt, ms));
-  const grace = ctx.settings.nodeMonitorGracePeriod;
   const at = (ms?: number) => (ms !== undefined && ms < lostAt ? `${after(ms)}s` : `+${after(ms)}s`);
   const row = (event: string, ms?: number, bound = '') => ({ event, at: at(ms), bound });
+  const grace = ctx.settings.nodeMonitorGracePeriod;
+  const timeline = [
+    row(`last heartbeat the server recorded`, heartbeatAt, 'lease renewal or status post'),
+    row(action, lostAt),
+    row(`${VICTIM} Ready=Unknown`, unknownAt, `≥ heartbeat + ${grace}s, ≤ ${u.seconds}s: ${u.why}`),
+    row('taint unreachable:NoExecute', taintedAt, `≤ ${u.seconds}s`),
+    row(`taint's timeAdded (server, whole seconds)`, taintAddedAt),
+    row(`${podName} evicted, Terminating`, evictedAt, `≥ timeAdded + ${TOLERATION}s, ≤ ${evict.seconds}s`),
+    row(`no ${podName} with a new UID, since +0.0s`, to, `≥ ${w.seconds}s`),
+  ];
   const tables = [
-    {
-      title: 'timeline',
-      rows: [
-        row(`last heartbeat the server recorded`, heartbeatAt, 'lease renewal or status post'),
-        row(action, lostAt),
-        row(`${VICTIM} Ready=Unknown`, unknownAt, `≥ heartbeat + ${grace}s, ≤ ${u.seconds}s: ${u.why}`),
-        row('taint unreachable:NoExecute', taintedAt, `≤ ${u.seconds}s`),
-        row(`taint's timeAdded (server, whole seconds)`, taintAddedAt),
-        row(
-          `${podName} evicted, Terminating`,
-          evictedAt,
-          `≥ timeAdded + ${TOLERATION}s, ≤ ${evict.seconds}s`,
-        ),
-        row(`no ${podName} with a new UID, since +0.0s`, to, `≥ ${w.seconds}s`),
-      ],
-    },
+    { title: 'timeline', rows: timeline },
     { title: 'node', rows: [nodeRow(victimNode(ctx), VICTIM)] },
     { title: podName, rows: [{ ...podNow, ...state, ...history }] },
   ];
-  const vars = {
-    victim: VICTIM,
-    unknown: after(unknownAt),
-    bound: u.seconds,
-    evicted: after(evictedAt),
-    toleration: TOLERATION,
-    window: after(to),
-    uids: uids.length,
-    ...(mysqld === undefined ? {} : { mysqld }),
-  };
+  const times = { unknown: after(unknownAt), evicted: after(evictedAt), window: after(to) };
+  const vars = { victim: VICTIM, bound: u.seconds, toleration: TOLERATION, uids: uids.length, ...times };
   const volume = volumeOf(pvc(ctx, pvcName(before)!)!);
   const lost = { pod: podName, before, uid, volume, undo, lostAt, window: { from: lostAt, to } };
   const seen = { unknownAt, taintedAt, evictedAt, heartbeatAt, taintAddedAt, uids, now, mysqld };
-  return { tables, vars, ...lost, ...seen, bounds };
+  return { tables, vars: mysqld === undefined ? vars : { ...vars, mysqld }, ...lost, ...seen, bounds };
 }
 
 /** What both behaviours assert of a node loss, from the recorded events. */
