@@ -7,14 +7,14 @@ import { step, type Behaviour } from '../lib/behaviour/model.ts';
 import { times } from '../lib/cluster/settings.ts';
 import { kubectl } from '../lib/cluster/shell.ts';
 import { worker } from '../lib/cluster/topology.ts';
-import { EvidenceError, identityOf, samePodIdentity } from '../lib/observe/evidence.ts';
-import { isPodReady, pvcName } from '../lib/observe/k8s-facts.ts';
+import { EvidenceError, identityOf, samePodIdentity, sameVolume } from '../lib/observe/evidence.ts';
+import { pvcName } from '../lib/observe/k8s-facts.ts';
 import type { RecordedEvent } from '../lib/observe/recorder.ts';
 import { note, phase } from '../lib/run/console.ts';
 import { type RunContext, waitFor } from '../lib/run/run.ts';
 import { deploySeed, pod, podRow, pvc } from './support/pods.ts';
 import { answerOf, sql, startClient } from './support/mysql.ts';
-import { scaleTo, settled } from './support/scale.ts';
+import { podsOf, scaleTo, settled, type Watched } from './support/scale.ts';
 
 const STS = 'mysql';
 const [REPLICAS, SCALED] = [3, 1];
@@ -35,16 +35,10 @@ const GC = `each condemned PVC gets its pod as owner before the pod is deleted, 
 const pvcRows = (ctx: RunContext) =>
   PVCS.map((name) => {
     const c = pvc(ctx, name);
-    const pv = c?.spec?.volumeName;
-    return {
-      pvc: name,
-      exists: !!c,
-      uid: c?.metadata?.uid ?? '-',
-      phase: c?.status?.phase ?? '-',
-      pv: pv ?? '-',
-      pvPhase: (pv && ctx.rec.get<V1PersistentVolume>(PV, pv)?.status?.phase) ?? '-',
-      owner: c?.metadata?.ownerReferences?.map((o) => `${o.kind}/${o.name}`).join(',') || 'none',
-    };
+    const [uid, phase, pv] = [c?.metadata?.uid ?? '-', c?.status?.phase ?? '-', c?.spec?.volumeName ?? '-'];
+    const pvPhase = ctx.rec.get<V1PersistentVolume>(PV, pv)?.status?.phase ?? '-';
+    const owner = c?.metadata?.ownerReferences?.map((o) => `${o.kind}/${o.name}`).join(',') || 'none';
+    return { pvc: name, exists: !!c, uid, phase, pv, pvPhase, owner };
   });
 type VolumeRow = ReturnType<typeof pvcRows>[number];
 const volumes = (ctx: RunContext) => pvcRows(ctx).filter((r) => r.exists);
@@ -52,34 +46,26 @@ const volumes = (ctx: RunContext) => pvcRows(ctx).filter((r) => r.exists);
 function assertPvcsKept(before: VolumeRow[], after: VolumeRow[]): void {
   for (const b of before) {
     const a = after.find((v) => v.pvc === b.pvc);
-    if (!a || a.uid !== b.uid || a.pv !== b.pv)
-      throw new EvidenceError(
-        `expected ${b.pvc} kept (uid ${b.uid} -> ${b.pv}), found ${a ? `uid ${a.uid} -> ${a.pv}` : 'no such PVC'}`,
-      );
+    if (!a) throw new EvidenceError(`expected ${b.pvc} kept (uid ${b.uid} -> ${b.pv}), found no such PVC`);
+    sameVolume({ ...b, pvcUid: b.uid }, { ...a, pvcUid: a.uid });
   }
 }
 
-type Is = (e: RecordedEvent) => boolean;
-const deleted: Is = (e) => e.type === 'DELETED';
-/** The first event of `name` since t0 that `is`, and the seconds (0.1) from t0 to it. */
-const since = (ctx: RunContext, t0: number, res: string, name: string, is = deleted) =>
-  ctx.rec.history(res, name).find((e) => e.at >= t0 && is(e));
-const secs = (t0: number, e?: RecordedEvent) => (e ? Math.round((e.at - t0) / 100) / 10 : undefined);
+const deleted = (e: RecordedEvent) => e.type === 'DELETED';
+const secs = (t0: number, e?: { at: number }) => (e ? Math.round((e.at - t0) / 100) / 10 : undefined);
 const names = (vs: VolumeRow[]) => vs.map((v) => v.pvc);
-const podsNow = (ctx: RunContext) => PODS.map((n) => pod(ctx, n)!);
 const readRow = (ctx: RunContext) => sql(ctx, HOST, 'SELECT text FROM lab.notes WHERE id = 1');
 const pvcTable = (ctx: RunContext, when: string) => ({ title: `PVCs ${when}`, rows: pvcRows(ctx) });
 const liveSts = (c: RunContext) => c.kube.apps.readNamespacedStatefulSet({ name: STS, namespace: c.ns });
 const policy = (sts: V1StatefulSet) => ({ whenScaled: 'unset', whenDeleted: 'unset', ...sts.spec?.[POLICY] });
 const policyTable = (row: Record<string, string>) => ({ title: `live spec.${POLICY}`, rows: [row] });
-/** A pod and the PVC it mounts among `vs`, in full to compare; after a scale-up at `upAt`: when Ready. */
-function podVolume(ctx: RunContext, p: V1Pod, vs: VolumeRow[], upAt?: number) {
+/** A pod and the PVC it mounts among `vs`, in full to compare; after the scale-`up`: when it turned Ready. */
+function podVolume(p: V1Pod, vs: VolumeRow[], up?: Watched) {
   const [id, v] = [identityOf(p), vs.find((x) => x.pvc === pvcName(p))];
-  const isReady: Is = (e) => e.uid === id.uid && isPodReady(e.object as V1Pod);
-  const ready = upAt === undefined ? undefined : secs(upAt, since(ctx, upAt, 'pods', id.name, isReady));
-  return { '': upAt ? 'after' : 'before', ...id, pvc: v?.pvc, pvcUid: v?.uid, pv: v?.pv, 'ready (s)': ready };
+  const readyAt = up?.ready.find((m) => m.uid === id.uid);
+  const ready = up && secs(up.t0, readyAt);
+  return { '': up ? 'after' : 'before', ...id, pvc: v?.pvc, pvcUid: v?.uid, pv: v?.pv, 'ready (s)': ready };
 }
-/** Asks after each TTL until HOST answers `ip`; else the last answer, for the judge to quote. */
 
 /** Scales REPLICAS -> SCALED: what became of each condemned pod, its PVC and PV, from the patch on. */
 async function scaledDown(ctx: RunContext, pvcsGo: boolean) {
@@ -88,13 +74,15 @@ async function scaledDown(ctx: RunContext, pvcsGo: boolean) {
   phase(`scale ${STS} ${REPLICAS} -> ${SCALED}  ≙ kubectl scale sts ${STS} --replicas=${SCALED}`);
   const stops = times(REPLICAS - SCALED, ctx.bounds.mysqlStop);
   const { t0: at } = await scaleTo(ctx, STS, SCALED, stops, 'OrderedReady: one graceful stop at a time');
-  const first = (res: string, name: string, is?: Is) => since(ctx, at, res, name, is);
+  /** The first event of `name` since the patch that `is`. */
+  const first = (res: string, name: string, is = deleted) =>
+    ctx.rec.history(res, name).find((e) => e.at >= at && is(e));
   const gone = () => CONDEMNED.every((n) => first(PVC, `pvc-${n}`));
   // The garbage collector deletes an owned PVC within seconds of its owner pod.
   if (pvcsGo) await waitFor(ctx, `the PVCs of ${CONDEMNED} DELETED`, ctx.bounds.controllerReaction, gone);
   const timeline = CONDEMNED.map((n) => {
     const pvc = `pvc-${n}`;
-    const owned: Is = (e) =>
+    const owned = (e: RecordedEvent) =>
       !!e.object.metadata?.ownerReferences?.some((o) => o.kind === 'Pod' && o.name === n);
     const events = [first(PVC, pvc, owned), first('pods', n), first(PVC, pvc)];
     const [ownerPodSet, podDeleted, pvcDeleted] = events.map((e) => secs(at, e));
@@ -132,7 +120,7 @@ export const pvcRetention: Behaviour = {
           await startClient(ctx, worker(1));
           const starts = times(REPLICAS, ctx.bounds.mysqlStart);
           await settled(ctx, STS, REPLICAS, starts, 'OrderedReady: one at a time');
-          [first, kept] = [podsNow(ctx), volumes(ctx)];
+          [first, kept] = [podsOf(ctx, STS), volumes(ctx)];
           phase(`write a row into ${POD} before the scale-down`);
           await sql(ctx, HOST, WRITE);
           const read = await readRow(ctx);
@@ -166,13 +154,13 @@ export const pvcRetention: Behaviour = {
           phase(`scale ${STS} ${SCALED} -> ${REPLICAS}  ≙ kubectl scale sts ${STS} --replicas=${REPLICAS}`);
           const old = first.slice(SCALED);
           const starts = times(old.length, ctx.bounds.mysqlStart);
-          const { t0: upAt } = await scaleTo(ctx, STS, REPLICAS, starts, 'OrderedReady: one at a time');
-          const again = podsNow(ctx).slice(SCALED);
+          const up = await scaleTo(ctx, STS, REPLICAS, starts, 'OrderedReady: one at a time');
+          const again = podsOf(ctx, STS).slice(SCALED);
           const ip = again.at(-1)!.status!.podIP!;
           const dns = await answerOf(ctx, HOST, [ip]);
           const read = await readRow(ctx);
           const now = volumes(ctx);
-          const rows = old.flatMap((o, i) => [podVolume(ctx, o, kept), podVolume(ctx, again[i]!, now, upAt)]);
+          const rows = old.flatMap((o, i) => [podVolume(o, kept), podVolume(again[i]!, now, up)]);
           const ids = { title: 'pods before the scale-down and after the scale-up', rows };
           const data = [{ name: HOST, answer: `${dns.ips}`, 'pod ip': ip, queries: dns.tries, row: read }];
           const tables = [ids, pvcTable(ctx, 'after the scale-up'), { title: 'DNS and data', rows: data }];
