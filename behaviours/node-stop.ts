@@ -21,7 +21,7 @@ import { deploymentOf, renderSeed } from './support/seed.ts';
 const { POD, VICTIM, OTHER } = loss;
 /** The contrast's StatefulSet on node-local storage, beside `mysql` in the same namespace. */
 const LOCAL = 'local-0';
-const START = `start node ${VICTIM} again  ≙ docker start ${VICTIM}`;
+const start = (ctx: RunContext) => `start node ${VICTIM} again  ≙ ${loss.faultCommand(ctx, 'start')}`;
 /** What an operator does to end the wait; a fault it injects comes back as its undo. */
 type Action = (ctx: RunContext, lost: loss.VictimLoss) => Promise<Undo | void>;
 type EventTest = (e: RecordedEvent) => boolean;
@@ -59,7 +59,7 @@ function judgeReplaced(seen: Replaced, node?: string) {
 const wayOut = (
   id: string,
   title: string,
-  says: string,
+  says: string | ((ctx: RunContext) => string),
   action: Action,
   mechanism: { what: string; seen: EventTest },
   delay: keyof Bounds,
@@ -71,7 +71,7 @@ const wayOut = (
     title: `${title} (on a node loss of its own)`,
     async act(ctx) {
       const lost = await loss.loseVictim(ctx, 'stop');
-      phase(says);
+      phase(typeof says === 'string' ? says : says(ctx));
       const replaced = await replacedBy(ctx, lost, action, plus(ctx.bounds[delay], ctx.bounds.mysqlStart));
       // The mechanism on the live watch: the Node's change, the old pod's DELETED, the new pod's ADDED.
       const since = ctx.rec.events.filter((e) => e.at >= replaced.actedAt && e.source === 'watch');
@@ -152,7 +152,9 @@ const contrast = step({
       ctx.rec.objects<CoreV1Event>('events').find(unplaced),
     );
     const pending = pod(ctx, LOCAL);
-    phase(`start ${VICTIM} again, which holds the pending pod's volume  ≙ docker start ${VICTIM}`);
+    phase(
+      `start ${VICTIM} again, which holds the pending pod's volume  ≙ ${loss.faultCommand(ctx, 'start')}`,
+    );
     const startedAt = Date.now();
     await old.undo();
     const bound = plus(ctx.bounds.nodeReady, ctx.bounds.mysqlStart);
@@ -223,11 +225,11 @@ export const nodeStop: Behaviour = {
         id: 'start',
         title: `start ${VICTIM} again: it rejoins, ${POD} stays where it moved, no mariadbd runs on ${VICTIM}`,
         async act(ctx) {
-          phase(START);
+          phase(start(ctx));
           const startedAt = Date.now();
           await lost!.undo();
           const ready = await loss.victimBack(ctx, startedAt);
-          const mysqld = await loss.mysqldOn(VICTIM);
+          const mysqld = loss.lookCell(await loss.mysqldOn(ctx, VICTIM));
           const [node, now] = [loss.victimNode(ctx), pod(ctx, POD)];
           const tables = [
             { title: 'node', rows: [{ ...nodeRow(node, VICTIM), 'Ready after start': `+${ready}s` }] },
@@ -247,7 +249,7 @@ export const nodeStop: Behaviour = {
       wayOut(
         'node-start',
         '(c) starting the node again lets its kubelet finish the deletion, then the pod is recreated',
-        START,
+        start,
         (_ctx, lost) => lost.undo(),
         { what: `${VICTIM} Ready=True again`, seen: (e) => nodeReadyStatus(e.object) === 'True' },
         'nodeReady', // then its kubelet confirms the deletion at once

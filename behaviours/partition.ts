@@ -37,6 +37,7 @@ export const partition: Behaviour = {
   steps() {
     let lost: loss.VictimLoss | undefined;
     let second: V1Pod | undefined;
+    let oldRunning: loss.Look | undefined;
     return [
       loss.deployOnVictimStep,
       step({
@@ -45,7 +46,7 @@ export const partition: Behaviour = {
         act: async (ctx) => (lost = await loss.loseVictim(ctx, 'cut')),
         judge(seen, ctx) {
           loss.judgeLoss(seen, ctx);
-          expect(seen.mysqld, 'the old mysqld keeps running on the cut-off node').to.be.above(0);
+          loss.stillRan(seen.mysqld!, 'the old mysqld keeps running on the cut-off node', true);
         },
       }),
       step({
@@ -62,10 +63,14 @@ export const partition: Behaviour = {
           // Its first lock attempt comes early in MySQL's start; read from the log stream.
           const lock = (await logLine(ctx, POD, LOCK_MESSAGE, b.seconds)) ?? '-';
           const node = second.spec?.nodeName ?? '-';
-          const [oldRunning, newRunning] = await Promise.all([loss.mysqldOn(VICTIM), loss.mysqldOn(OTHER)]);
+          let newRunning: loss.Look;
+          [oldRunning, newRunning] = await Promise.all([
+            loss.mysqldOn(ctx, VICTIM),
+            loss.mysqldOn(ctx, OTHER),
+          ]);
           const ready = isPodReady(pod(ctx, POD));
-          const row = (p: V1Pod, which: string, mariadbd: number, ready: string) =>
-            podRow(ctx, p, { pod: `${POD} (${which})`, mariadbd, ready });
+          const row = (p: V1Pod, which: string, mariadbd: loss.Look, ready: string) =>
+            podRow(ctx, p, { pod: `${POD} (${which})`, mariadbd: loss.lookCell(mariadbd), ready });
           const rows = [
             row(lost!.before, 'old, force-deleted', oldRunning, 'unknown (cut off)'),
             row(second, 'new', newRunning, String(ready)),
@@ -84,7 +89,7 @@ export const partition: Behaviour = {
         judge({ second, oldRunning, ready, vars }) {
           expect(vars.node, `the second ${POD} runs on the other node`).to.equal(OTHER);
           expect(pvcName(second), `the second ${POD} mounts the same claim`).to.equal(CLAIM);
-          expect(oldRunning, `mariadbd still running on ${VICTIM}`).to.be.above(0);
+          loss.stillRan(oldRunning, `mariadbd still running on ${VICTIM}`, true);
           const lockFailed = 'the second mysqld cannot lock the datadir the first still holds';
           expect(vars.lock, lockFailed).to.match(LOCK_MESSAGE);
           expect(ready, 'the second pod cannot serve while the first holds the datadir').to.equal(false);
@@ -94,7 +99,7 @@ export const partition: Behaviour = {
         id: 'reconnect',
         title: `reconnect ${VICTIM}: its kubelet ends the old mysqld, the new ${POD} turns Ready, the row survived`,
         async act(ctx) {
-          phase(`reconnect ${VICTIM}  ≙ docker network connect --ip <old> ${LAB_NETWORK} ${VICTIM}`);
+          phase(`reconnect ${VICTIM}  ≙ ${loss.faultCommand(ctx, 'reconnect')}`);
           const reconnectedAt = Date.now();
           await lost!.undo();
           const nodeBack = await loss.victimBack(ctx, reconnectedAt);
@@ -104,21 +109,37 @@ export const partition: Behaviour = {
             readyPod(ctx, POD, lost!.uid),
           );
           const readyAfter = seconds(reconnectedAt);
-          const [left, read] = await Promise.all([loss.mysqldOn(VICTIM), loss.readRow(ctx)]);
+          const [left, read] = await Promise.all([loss.mysqldOn(ctx, VICTIM), loss.readRow(ctx)]);
+          // What the cut-off node ran while nobody could look, from its own record (API provider).
+          await loss.settleLooks(ctx, VICTIM, [lost!.mysqld!, oldRunning!]);
+          const looks = [
+            { moment: 'end of the no-replacement window', mariadbd: loss.lookCell(lost!.mysqld!) },
+            { moment: 'second pod running', mariadbd: loss.lookCell(oldRunning!) },
+          ];
           const node = { ...nodeRow(loss.victimNode(ctx), VICTIM), 'Ready after': `+${nodeBack}s` };
-          const extra = { 'Ready after': `+${readyAfter}s`, [`mariadbd on ${VICTIM}`]: left, row: read };
+          const mariadbd = loss.lookCell(left);
+          const extra = { 'Ready after': `+${readyAfter}s`, [`mariadbd on ${VICTIM}`]: mariadbd, row: read };
           return {
             tables: [
               { title: 'node', rows: [node] },
               { title: 'pods', rows: [podRow(ctx, ready, extra)] },
+              { title: `mariadbd on ${VICTIM} while it was cut off`, rows: looks },
             ],
             ready,
-            vars: { victim: VICTIM, node: ready.spec?.nodeName ?? '-', ready: readyAfter, left, row: read },
+            vars: {
+              victim: VICTIM,
+              node: ready.spec?.nodeName ?? '-',
+              ready: readyAfter,
+              left: mariadbd,
+              row: read,
+            },
           };
         },
         judge({ ready, vars }) {
           const uid = second?.metadata?.uid;
           expect(ready.metadata?.uid, `${POD} is the second pod of the force delete`).to.equal(uid);
+          loss.stillRan(lost!.mysqld!, `mariadbd on the cut-off ${VICTIM} at the end of the window`);
+          loss.stillRan(oldRunning!, `mariadbd on the cut-off ${VICTIM} while the second pod ran`);
           expect(vars.left, 'the returning kubelet stopped the old mysqld').to.equal(0);
           expect(vars.row, 'the row written before the partition, read back').to.equal(loss.ROW);
         },

@@ -4,7 +4,6 @@
 // "Running" in the API), each within its bound from the live settings.
 import { expect } from 'chai';
 import type { V1Lease, V1Node, V1PersistentVolume, V1Pod } from '@kubernetes/client-node';
-import { $ } from 'zx';
 import { step } from '../../lib/behaviour/model.ts';
 import { LAB_NETWORK } from '../../lib/cluster/paths.ts';
 import { deriveBounds, plus, type Bound } from '../../lib/cluster/settings.ts';
@@ -100,6 +99,30 @@ async function lastHeartbeat(ctx: RunContext): Promise<number | undefined> {
   return times.length ? Math.max(...times.map((t) => new Date(t).getTime())) : undefined;
 }
 
+/** The fault as a command, for the story and the timeline: what each provider does. */
+export function faultCommand(ctx: RunContext, fault: 'stop' | 'cut' | 'start' | 'reconnect'): string {
+  const api = {
+    stop: `on ${VICTIM}: systemctl stop kubelet, kill its pods, stop containerd (API agent)`,
+    cut: `on ${VICTIM}: nft drop on its node interface (API agent)`,
+    start: `on ${VICTIM}: systemctl start containerd kubelet (its watchdog, told through the API)`,
+    reconnect: `on ${VICTIM}: the cut ends at its planned deadline (its watchdog)`,
+  };
+  const docker = {
+    stop: `docker stop ${VICTIM}`,
+    cut: `docker network disconnect ${LAB_NETWORK} ${VICTIM}`,
+    start: `docker start ${VICTIM}`,
+    reconnect: `docker network connect --ip <old> ${LAB_NETWORK} ${VICTIM}`,
+  };
+  return (ctx.faults.provider.name === 'api' ? api : docker)[fault];
+}
+
+/** How long a cut may last where it cannot be ended from outside (the API provider): past the
+ * no-replacement window, a forced second pod's start, and the reconnect step's own start. */
+const plannedCut = (ctx: RunContext) => {
+  const w = deriveBounds({ ...ctx.settings, defaultUnreachableToleration: TOLERATION }).noReplacementWindow;
+  return plus(w, ctx.bounds.mysqlStart).seconds;
+};
+
 /** A node loss as the watch saw it (wall ms): its tables and vars, what it took, what the events show. */
 export type VictimLoss = Awaited<ReturnType<typeof loseVictim>>;
 
@@ -118,12 +141,13 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const where = before.spec?.nodeName;
   if (where !== VICTIM) throw new Error(`${podName} runs on ${where}, not ${VICTIM}`);
   const uid = before.metadata!.uid!;
-  const action =
-    fault === 'stop' ? `docker stop ${VICTIM}` : `docker network disconnect ${LAB_NETWORK} ${VICTIM}`;
+  const action = faultCommand(ctx, fault);
   ctx.involvedNodes.add(VICTIM);
   phase(`${fault} ${VICTIM} (runs ${podName} uid ${uid})  ≙ ${action}`);
   // The clock starts after the fault: it may first wait for another run's node fault to be undone.
-  const undo = await (fault === 'stop' ? ctx.faults.stopNode(VICTIM) : ctx.faults.partitionNode(VICTIM));
+  const undo = await (fault === 'stop'
+    ? ctx.faults.stopNode(VICTIM)
+    : ctx.faults.partitionNode(VICTIM, { seconds: plannedCut(ctx), watch: MYSQLD }));
   const lostAt = Date.now();
   // The cluster's arithmetic with the pods' own (shorter) toleration in place of the cluster default.
   const bounds = deriveBounds({ ...ctx.settings, defaultUnreachableToleration: TOLERATION });
@@ -155,13 +179,13 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const podEvents = since.filter((e) => e.resource === 'pods' && e.name === podName);
   const uids = [...new Set(podEvents.map((e) => e.uid))];
   // A cut-off node still runs its pods, so its mariadbd can be counted (a stopped one cannot be asked).
-  const mysqld = fault === 'cut' ? await mysqldOn(VICTIM) : undefined;
+  const mysqld = fault === 'cut' ? await mysqldOn(ctx, VICTIM) : undefined;
   const now = pod(ctx, podName);
   const deleting = now?.metadata?.deletionTimestamp;
   const terminating = deleting ? `since ${new Date(deleting).toISOString().slice(11, 19)}` : 'no';
   const podNow = { pod: podName, uid: uidPrefix(now?.metadata?.uid), node: now?.spec?.nodeName };
   const state = { 'API phase': now?.status?.phase, terminating, ready: isPodReady(now) };
-  const mariadbd = mysqld === undefined ? {} : { 'mariadbd on the node': mysqld };
+  const mariadbd = mysqld === undefined ? {} : { 'mariadbd on the node': lookCell(mysqld) };
   const history = { 'UIDs since': uids.map(uidPrefix).join(','), ...mariadbd };
   const after = (ms: number | undefined) => (ms === undefined ? '-' : seconds(lostAt, ms));
   const at = (ms?: number) => (ms !== undefined && ms < lostAt ? `${after(ms)}s` : `+${after(ms)}s`);
@@ -186,7 +210,8 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const volume = volumeOf(pvc(ctx, pvcName(before)!)!);
   const lost = { pod: podName, before, uid, volume, undo, lostAt, window: { from: lostAt, to } };
   const seen = { unknownAt, taintedAt, evictedAt, heartbeatAt, taintAddedAt, uids, now, mysqld };
-  return { tables, vars: mysqld === undefined ? vars : { ...vars, mysqld }, ...lost, ...seen, bounds };
+  const counted = mysqld === undefined ? vars : { ...vars, mysqld: lookCell(mysqld) };
+  return { tables, vars: counted, ...lost, ...seen, bounds };
 }
 
 /** What both behaviours assert of a node loss, from the recorded events. */
@@ -215,10 +240,43 @@ export function judgeLoss(loss: VictimLoss, ctx: RunContext): void {
   noReplacementDuring(ctx.rec.events, lostPodOf(loss.before), loss.window);
 }
 
-/** How many mariadbd run inside a kind node (a node's container sees its pods' processes). */
-export async function mysqldOn(node: string): Promise<number> {
-  // pgrep's exit 1 (none) is made 0 inside the node; any other failure (a stopped node, a failed
-  // docker exec, which also exits 1) throws: it must not read as "no mariadbd".
-  const r = await $`docker exec ${node} sh -c ${'pgrep -a mariadbd || [ $? -eq 1 ]'}`.quiet();
-  return r.stdout.split('\n').filter(Boolean).length;
+/** The server process the seed's pods run, as a node's process list shows it. */
+export const MYSQLD = 'mariadbd';
+
+/** A look at a node's mariadbd at one moment. `count` is absent while it cannot be known yet: a node
+ * the API provider cut off can only be read from its own record once it returns (settleLooks). */
+export type Look = { at: number; count?: number };
+
+/** Counts mariadbd on a node now, or notes the moment for the node's own record. */
+export async function mysqldOn(ctx: RunContext, node: string): Promise<Look> {
+  const at = Date.now();
+  const nodes = ctx.faults.provider;
+  if (nodes.countsDuring && (await nodes.outOfReach?.(node))) return { at };
+  return { at, count: await nodes.processes(node, MYSQLD) };
+}
+
+/** A look's cell in a table: the count, or where it will come from. */
+export const lookCell = (l: Look) => l.count ?? "cut off: read from the node's record when it returns";
+
+/** Fills the looks the node could not answer from what its watchdog counted each second meanwhile:
+ * the record nearest each moment, no more than two seconds from it (else the look stays unknown). */
+export async function settleLooks(ctx: RunContext, node: string, looks: Look[]): Promise<void> {
+  if (looks.every((l) => l.count !== undefined)) return;
+  const record = (await ctx.faults.provider.countsDuring?.(node)) ?? [];
+  for (const l of looks.filter((k) => k.count === undefined)) {
+    const near = record
+      .filter((r) => Math.abs(r.at - l.at) <= 2000)
+      .sort((a, b) => Math.abs(a.at - l.at) - Math.abs(b.at - l.at))[0];
+    if (near) l.count = near.count;
+  }
+}
+
+/** A look judged: mariadbd ran then; a look still waiting for the node's record is judged later
+ * (the step that settles it), never passed here. */
+export function stillRan(l: Look, what: string, judgedLater = false): void {
+  if (l.count === undefined && judgedLater) return;
+  expect(
+    l.count,
+    `${what} (mariadbd on ${VICTIM} at ${new Date(l.at).toISOString().slice(11, 23)})`,
+  ).to.be.above(0);
 }

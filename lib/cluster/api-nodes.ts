@@ -161,13 +161,16 @@ export function apiNodes(kube: Kube, image = agentImage()): NodeFaultProvider {
       // run as a unit of the node's own, since the agent pod dies with the rest.
       await run(
         node,
-        `systemd-run --unit statefulset-lab-reboot-${since} sh -c 'systemctl stop kubelet; s=$(systemctl list-units --type=slice --all --plain --no-legend | awk "{print \\$1}" | grep -E "^([a-z0-9]+-)?kubepods\\.slice$" | head -n 1); [ -n "$s" ] && systemctl kill --signal=SIGKILL "$s"; systemctl restart containerd; systemctl start kubelet'`,
+        `systemd-run --unit statefulset-lab-reboot-${since} sh -c 'systemctl stop kubelet; s=$(systemctl list-units --type=slice --all --plain --no-legend | awk "{print \\$1}" | grep -E "^([a-z0-9]+-)?kubepods\\.slice$" | head -n 1); [ -n "$s" ] && systemctl kill --signal=SIGKILL "$s"; for l in cni0 flannel.1; do ip link delete $l; done; systemctl restart containerd; systemctl start kubelet'`,
       ).catch(() => undefined); // the agent may die before it reports; the Node's return is the proof
       await readyAfter(kube, node, since, BACK_BOUND());
     },
     async state(node): Promise<NodeState> {
       const n = await kube.core.readNode({ name: node });
       return { running: isReady(n), paused: false, connected: true, ip: internalIp(n) };
+    },
+    async outOfReach(node) {
+      return (await armedOn(kube, node)).some((f) => f.deadline > Date.now());
     },
     async processes(node, name) {
       const live = (await armedOn(kube, node)).find((f) => f.deadline > Date.now());

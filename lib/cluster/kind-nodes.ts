@@ -76,6 +76,8 @@ export interface NodeFaultProvider {
   /** The counts of the watched process while the node's last fault was on, [ms, count] per second;
    * undefined for a provider that can always look (Docker). */
   countsDuring?(node: string): Promise<Array<{ at: number; count: number }>>;
+  /** Whether the node cannot be looked into now (a provider that can always look has none). */
+  outOfReach?(node: string): Promise<boolean>;
   kubeletJournal(node: string): Promise<string>;
   /** Writes every node's logs (kubelet, containerd, pods) under dir. */
   exportLogs(dir: string): Promise<void>;

@@ -70,7 +70,11 @@ EOF
 undo() {
   echo "undoing $KIND"
   case $KIND in
-  stop) systemctl start containerd; systemctl start kubelet ;;
+  stop)
+    # A node that powers on has none of the interfaces its pods' network made: drop them, so the
+    # network plugin makes them anew (with a new pod range, if the Node was registered afresh).
+    for l in cni0 flannel.1; do ip link delete "$l" 2>/dev/null; done
+    systemctl start containerd; systemctl start kubelet ;;
   cut) nft delete table inet ${CUT_TABLE} ;;
   esac
 }
