@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
+import { SEED_OBJECTS, CLIENT_POD } from './support/seed.ts';
 import { times } from '../lib/cluster/settings.ts';
 import { kubectl } from '../lib/cluster/shell.ts';
 import { worker } from '../lib/cluster/topology.ts';
@@ -86,6 +87,7 @@ async function coreDnsPlugins(ctx: RunContext) {
 export const headlessDns: Behaviour = {
   name: 'headless-dns',
   title: 'the service name resolves to the ready pods',
+  plan: { creates: [SEED_OBJECTS(3), CLIENT_POD], faults: [] },
   steps() {
     let ips: Record<string, string> = {};
     let before = { uid: '', restarts: -1 }; // SLOW before it is taken out of rotation

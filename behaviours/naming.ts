@@ -12,7 +12,7 @@ import type { EvidenceRow as Row } from '../lib/report/data.ts';
 import { phase } from '../lib/run/console.ts';
 import { createAll, type RunContext, waitFor } from '../lib/run/run.ts';
 import { deploySeed, pvc, readyPod, seconds } from './support/pods.ts';
-import { deploymentOf, renderSeed } from './support/seed.ts';
+import { SEED_OBJECTS, deploymentOf, renderSeed } from './support/seed.ts';
 
 // The StatefulSet, also its headless Service (the pods' subdomain); the Deployment of the contrast.
 const [STS, DEPLOY] = ['mysql', 'mysql-deploy'];
@@ -82,6 +82,7 @@ function assertRows(seen: Row[], promised: Row[]): void {
 export const naming: Behaviour = {
   name: 'naming',
   title: 'pods and volumes share the ordinal',
+  plan: { creates: [SEED_OBJECTS(3), `Deployment ${DEPLOY} (the contrast)`], faults: ['delete pod'] },
   steps: () => [
     step({
       id: 'deploy',

@@ -16,7 +16,7 @@ import { phase } from '../lib/run/console.ts';
 import { createAll, waitFor, type RunContext } from '../lib/run/run.ts';
 import { nodeRow, pod, podRow, pvc, readyPod, seconds, uidPrefix } from './support/pods.ts';
 import * as loss from './support/node-loss.ts';
-import { deploymentOf, renderSeed } from './support/seed.ts';
+import { CLIENT_POD, SEED_OBJECTS, deploymentOf, renderSeed } from './support/seed.ts';
 
 const { POD, VICTIM, OTHER } = loss;
 /** The contrast's StatefulSet on node-local storage, beside `mysql` in the same namespace. */
@@ -200,6 +200,20 @@ const contrast = step({
 export const nodeStop: Behaviour = {
   name: 'node-stop',
   title: 'no replacement pod until an operator acts',
+  plan: {
+    creates: [
+      SEED_OBJECTS(1),
+      CLIENT_POD,
+      'StatefulSet local and Deployment web (the contrast), on node-local storage',
+    ],
+    faults: [
+      `stop node ${VICTIM}`,
+      'delete pod',
+      'force delete pod',
+      `delete Node ${VICTIM}`,
+      `taint ${VICTIM}`,
+    ],
+  },
   steps() {
     let lost: loss.VictimLoss | undefined;
     let forced: Replaced | undefined;

@@ -12,7 +12,7 @@ import { phase } from '../lib/run/console.ts';
 import { createAll, waiting, type RunContext } from '../lib/run/run.ts';
 import { deploySeed, pod, uidPrefix } from './support/pods.ts';
 import { eventTable, onLiveWatch, podsOf, rollout, scaleTo, watched, type Watched } from './support/scale.ts';
-import { renderSeed } from './support/seed.ts';
+import { SEED_OBJECTS, renderSeed } from './support/seed.ts';
 
 const [STS, PARALLEL] = ['mysql', 'mysql-parallel'];
 const SEED = { replicas: 0, nodeNames: [worker(1), worker(2)] };
@@ -37,6 +37,7 @@ const readRevisions = async (ctx: RunContext) =>
 export const ordinals: Behaviour = {
   name: 'ordinals',
   title: 'creation, scale-down and rolling updates follow the ordinal',
+  plan: { creates: [SEED_OBJECTS(3), 'StatefulSet parallel (the contrast)'], faults: [] },
   steps() {
     let [oldRevision, newRevision, rolloutAt] = ['', '', 0];
     /** A rollout step's evidence: the replaced pods' events, and each pod's revision (table and judge). */

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
-import { LAB_NETWORK } from '../lib/cluster/paths.ts';
+import { SEED_OBJECTS, CLIENT_POD } from './support/seed.ts';
 import { plus } from '../lib/cluster/settings.ts';
 import { kubectl } from '../lib/cluster/shell.ts';
 import { isPodReady, pvcName } from '../lib/observe/k8s-facts.ts';
@@ -34,6 +34,10 @@ async function logLine(ctx: RunContext, name: string, pattern: RegExp, seconds: 
 export const partition: Behaviour = {
   name: 'partition',
   title: 'the cut-off pod keeps running; a forced replacement would share its volume',
+  plan: {
+    creates: [SEED_OBJECTS(1), CLIENT_POD],
+    faults: [`partition node ${VICTIM}`, 'delete pod', 'force delete pod'],
+  },
   steps() {
     let lost: loss.VictimLoss | undefined;
     let second: V1Pod | undefined;

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import { worker } from '../lib/cluster/topology.ts';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
+import { SEED_OBJECTS, CLIENT_POD } from './support/seed.ts';
 import { identityOf, ipChanged, samePodIdentity, sameVolume, volumeOf } from '../lib/observe/evidence.ts';
 import { note, phase } from '../lib/run/console.ts';
 import { type RunContext, waitFor } from '../lib/run/run.ts';
@@ -21,6 +22,7 @@ const readRow = (ctx: RunContext) => sql(ctx, HOST, 'SELECT text FROM lab.notes 
 export const podLoss: Behaviour = {
   name: 'pod-loss',
   title: 'a lost pod comes back with the same name and volume',
+  plan: { creates: [SEED_OBJECTS(1), CLIENT_POD], faults: ['delete pod', 'force delete pod'] },
   steps() {
     let current: V1Pod | undefined;
     /** The current pod's identity (name, uid, ip, node) and its volume's (pvc, pvcUid, pv). */

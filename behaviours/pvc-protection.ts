@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
+import { SEED_OBJECTS } from './support/seed.ts';
 import type { RecordedEvent } from '../lib/observe/recorder.ts';
 import { phase } from '../lib/run/console.ts';
 import { createAll, type RunContext, waitFor } from '../lib/run/run.ts';
@@ -45,6 +46,7 @@ const untilDeleted = (ctx: RunContext, claim: string, when = '') =>
 export const pvcProtection: Behaviour = {
   name: 'pvc-protection',
   title: 'a deleted PVC of a running pod waits, Terminating, until the pod is gone',
+  plan: { creates: [SEED_OBJECTS(1), `PVC ${CONTROL} (no pod uses it); deletes both claims`], faults: [] },
   steps() {
     let podUid = '';
     const vars = { pod: POD, claim: CLAIM };

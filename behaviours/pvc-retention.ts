@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import type { V1PersistentVolume, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
+import { SEED_OBJECTS, CLIENT_POD } from './support/seed.ts';
 import { times } from '../lib/cluster/settings.ts';
 import { kubectl } from '../lib/cluster/shell.ts';
 import { worker } from '../lib/cluster/topology.ts';
@@ -108,6 +109,7 @@ async function scaledDown(ctx: RunContext, pvcsGo: boolean) {
 export const pvcRetention: Behaviour = {
   name: 'pvc-retention',
   title: 'scale-down keeps the PVCs by default, scale-up reuses them with their data',
+  plan: { creates: [SEED_OBJECTS(3), CLIENT_POD], faults: [] },
   steps() {
     let [first, kept]: [V1Pod[], VolumeRow[]] = [[], []];
     return [

@@ -74,3 +74,8 @@ export function deploymentOf(statefulSet: V1StatefulSet, name: string): V1Deploy
   const spec = { replicas: statefulSet.spec!.replicas, selector: { matchLabels: labels }, template };
   return { apiVersion: 'apps/v1', kind: 'Deployment', metadata, spec };
 }
+
+/** The seed's objects, as a plan names them (`--plan`). */
+export const SEED_OBJECTS = (replicas: number) =>
+  `the seed: StatefulSet mysql (${replicas} replica${replicas > 1 ? 's' : ''}), headless Service mysql, PVCs pvc-mysql-<n>`;
+export const CLIENT_POD = 'pod client (dig and a mysql client)';

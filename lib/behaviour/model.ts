@@ -29,7 +29,7 @@ export interface Behaviour {
   steps(): Step[]; // fresh steps for one run: they may share state through the closure
   /** What a run creates and injects, said before it is run (`--plan`); a run that injects a fault
    * its plan does not name fails. */
-  plan?: { creates: string[]; faults: string[] };
+  plan: { creates: string[]; faults: string[] };
 }
 
 /** Ties a step's act and judge together with one observation type. */

@@ -5,6 +5,7 @@ import { evidence, note } from '../run/console.ts';
 import type { Verdict } from '../report/data.ts';
 import { closeRun, openRun, type Run } from '../run/run.ts';
 import { notReached, type Behaviour } from './model.ts';
+import { unplanned } from '../run/plan.ts';
 
 /** Opening a run: connect, repair, sweep, namespace, first list of every watched resource. */
 const OPEN_BOUND_MS = 120_000;
@@ -55,6 +56,9 @@ export function describeBehaviour(b: Behaviour): void {
       // A failed before/beforeEach hook skips the tests (no afterEach runs): it is a verdict too.
       for (const hook of failedHooks(this.test?.parent))
         verdicts.push({ title: hook.title, state: 'failed', at: Date.now(), message: hook.err?.message });
+      const unsaid = unplanned(b, run.ctx.faults.injected);
+      if (unsaid.length)
+        verdicts.push({ title: 'plan', state: 'failed', at: Date.now(), message: unsaid.join('; ') });
       const total = (performance.now() - run.t0) / 1000;
       const waited = run.ctx.waited;
       note(
@@ -63,6 +67,8 @@ export function describeBehaviour(b: Behaviour): void {
       const closed = await closeRun(run, { verdicts, artifacts: true, waitGone: false });
       if (closed.diagnostics) note(`diagnostics in ${closed.diagnostics}`);
       if (closed.kept) note(`kept namespace ${run.ctx.ns} (LAB_KEEP)`);
+      if (unsaid.length)
+        throw new Error(`${b.name} injected what its plan does not name: ${unsaid.join('; ')}`);
     });
   });
 }

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { verdictOf, type Behaviour, type Observation, type Step } from '../behaviour/model.ts';
 import { setEcho } from '../run/console.ts';
 import { closeRun, openRun } from '../run/run.ts';
+import { unplanned } from '../run/plan.ts';
 import { Pauser } from './pause.ts';
 import { displayWidth, padCells, renderTable, wrap } from './table.ts';
 import { fill, LabTextError, type Lang, type LabText, type StepText, type UiText } from './text.ts';
@@ -124,6 +125,11 @@ export async function runLab(
     write(rule(u('summary', { held: result.held, total: result.total, seconds })));
     write(u('cleaning', { ns: ctx.ns }));
     try {
+      const unsaid = unplanned(def, ctx.faults.injected);
+      if (unsaid.length) {
+        result.failed = true;
+        write(wrap(`✘ ${def.name} injected what its plan does not name: ${unsaid.join('; ')}`, width, '  '));
+      }
       const state = result.failed || result.held < result.total ? 'failed' : 'passed';
       const verdicts = [{ title: def.name, state, at: Date.now() } as const];
       const closed = await closeRun(run, { verdicts, artifacts: false, waitGone: true });

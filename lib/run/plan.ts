@@ -15,8 +15,8 @@ export interface PlanInput {
 }
 
 /** Every fault a run injected that its behaviour's plan does not name (by its leading words). */
-export function unplanned(b: Behaviour, injected: Array<{ what: string }>): string[] {
-  const named = b.plan?.faults ?? [];
+export function unplanned(b: Behaviour, injected: ReadonlyArray<{ what: string }>): string[] {
+  const named = b.plan.faults;
   return injected.map((f) => f.what).filter((what) => !named.some((n) => what.startsWith(n)));
 }
 
@@ -39,8 +39,8 @@ export function planLines({ target, consent, provider, behaviours }: PlanInput):
     lines.push(
       `  creates namespace lab-${b.name}-<4 hex> (label ${NAMESPACE_LABEL}), deleted at the end; in it:`,
     );
-    for (const c of b.plan?.creates ?? ['(no plan declared)']) lines.push(`    ${c}`);
-    const faults = b.plan?.faults ?? [];
+    for (const c of b.plan.creates) lines.push(`    ${c}`);
+    const faults = b.plan.faults;
     lines.push(faults.length ? '  injects:' : '  injects no fault');
     for (const f of faults) lines.push(`    ${f}`);
   }
