@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { $ } from 'zx';
 import { chooseImages, imagesMissingOnNodes, parseVersions } from '../../lib/cluster/images.ts';
 import { CLUSTER_NAME, KIND_CLUSTER_LABEL, LAB_CACHE, REPO_ROOT } from '../../lib/cluster/paths.ts';
-import { EXPECTED_SPECS } from '../../lib/conformance/suite.ts';
+import { EXPECTED_SPECS, parseJUnit, summaryLines } from '../../lib/conformance/suite.ts';
 import { NODE_BIN, ensureClusterForTests } from './fixture.ts';
 
 const versions = parseVersions(readFileSync(join(REPO_ROOT, 'scripts/versions.env'), 'utf8'));
@@ -54,5 +54,28 @@ describe('npm run conformance (wiring, not the run)', function () {
       ids.set(image, (await $`docker image inspect -f {{.Id}} ${image}`).stdout.trim());
     expect(new Set(ids.values()).size, 'the two httpd tags are two different builds').to.equal(images.length);
     expect(await imagesMissingOnNodes(nodes, images, ids)).to.deep.equal([]);
+  });
+});
+
+describe('upstream JUnit, read back per spec', () => {
+  // The shape ginkgo v2 writes with upstream's settings: failure text in the body, no message.
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>
+<testsuites tests="4" failures="1"><testsuite name="Kubernetes e2e suite" tests="4">
+  <testcase name="[SynchronizedBeforeSuite]" classname="Kubernetes e2e suite" status="passed" time="0.5"></testcase>
+  <testcase name="[It] [sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] should have a working scale subresource [Conformance]" classname="Kubernetes e2e suite" status="passed" time="20.25"></testcase>
+  <testcase name="[It] [sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] Should recreate evicted statefulset [Conformance]" classname="Kubernetes e2e suite" status="failed" time="300.1"><failure message="" type="failed">[FAILED] Timed out after 300s: pod &#34;ss-0&#34; never ran&#xA;In [It] at: statefulset.go:900</failure></testcase>
+  <testcase name="[It] [sig-node] Pods should be updated [Conformance]" classname="Kubernetes e2e suite" status="skipped" time="0"><skipped message="skipped"></skipped></testcase>
+</testsuite></testsuites>`;
+
+  it('keeps the specs that ran, with their time and why one failed; drops skipped specs and passing suite nodes', () => {
+    const results = parseJUnit(xml);
+    expect(results.map((r) => [r.status, r.seconds])).to.deep.equal([
+      ['passed', 20.25],
+      ['failed', 300.1],
+    ]);
+    expect(results[1]!.failure).to.equal('[FAILED] Timed out after 300s: pod "ss-0" never ran');
+    const lines = summaryLines(results);
+    expect(lines.at(-1)).to.equal('1/2 passed');
+    expect(lines[0]).to.match(/^✔ passed +20\.3s +should have a working scale subresource/);
   });
 });
