@@ -29,6 +29,7 @@ import {
 } from '../cluster/paths.ts';
 import { connect, type Kube } from '../cluster/kube.ts';
 import { proveOwnership } from '../cluster/ownership.ts';
+import { kubectl } from '../cluster/shell.ts';
 import { chooseImages, imagesMissingOnNodes, parseVersions, type ImageMode } from '../cluster/images.ts';
 import { CONTROL_PLANE } from '../cluster/topology.ts';
 import { acquireNodeFaultLock, processAlive, readLock, releaseNodeFaultLock } from '../cluster/lock.ts';
@@ -285,6 +286,16 @@ export async function runSuite(p: Prepared, dir: string): Promise<Outcome> {
   } catch (err) {
     log(`no JUnit report from the suite (${(err as Error).message}); see ${join(dir, 'e2e.log')}`);
   }
+  // The specs delete their namespaces as they end, the last one maybe not yet gone: wait for it
+  // (a watch, bounded), then report what is still there. Other namespaces were never touched.
+  const created = [...(await namespaces(p.kube)).keys()].filter((n) => !before.has(n));
+  if (created.length)
+    await kubectl([
+      'wait',
+      '--for=delete',
+      ...created.map((n) => `namespace/${n}`),
+      `--timeout=${process.env.LAB_CONFORMANCE_NAMESPACE_TIMEOUT ?? '180s'}`,
+    ]).nothrow();
   const after = await namespaces(p.kube);
   const leftNamespaces = [...after].filter(([n]) => !before.has(n)).map(([n, phase]) => `${n} (${phase})`);
   writeFileSync(
