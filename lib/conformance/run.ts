@@ -264,17 +264,21 @@ export async function runSuite(p: Prepared, dir: string): Promise<Outcome> {
         process.stdout.write(chunk);
       });
     }
-    // Ctrl-C reaches the suite too (same process group): ginkgo then cleans up its namespaces, and
-    // this process waits for it instead of exiting first.
-    const ignore = () => log('interrupted: waiting for the suite to clean up its namespaces');
-    process.on('SIGINT', ignore);
-    process.on('SIGTERM', ignore);
+    // Ctrl-C reaches the suite too (same process group); a SIGTERM sent to this process alone is
+    // passed on. Either way ginkgo cleans up its namespaces, and this process waits for it.
+    const onInt = () => log('interrupted: waiting for the suite to clean up its namespaces');
+    const onTerm = () => {
+      onInt();
+      child.kill('SIGTERM');
+    };
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
     exitCode = await new Promise<number>((resolve, reject) => {
       child.on('error', reject);
       child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
     });
-    process.off('SIGINT', ignore);
-    process.off('SIGTERM', ignore);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
     await new Promise<void>((resolve) => out.end(resolve));
   } finally {
     releaseNodeFaultLock();
