@@ -1,5 +1,8 @@
 // How cluster:up chooses its images: built here from package registries (the default, and the only
-// way on machines without a container registry), or stock images where the internet is reachable.
+// way on machines without a container registry), or stock images where the internet is reachable;
+// and whether the nodes hold an image (the conformance suite's, loaded after the cluster is up).
+import { $ } from 'zx';
+
 export type ImageMode = 'airgapped' | 'stock';
 
 export interface ClusterImages {
@@ -48,4 +51,38 @@ export function parseVersions(text: string): Record<string, string> {
     if (m?.[1] !== undefined && m[2] !== undefined) out[m[1]] = m[2];
   }
   return out;
+}
+
+export interface ImageOnNode {
+  node: string;
+  image: string;
+  /** Why it does not count as there: absent, or another build under the same tag. */
+  problem: string;
+}
+
+/**
+ * Which of `images` a node container's containerd lacks (read with crictl inside the node: a read,
+ * nothing is pulled). With `ids` (tag → Docker image id), an image under the right tag but of
+ * another build counts as missing too.
+ */
+export async function imagesMissingOnNodes(
+  nodes: string[],
+  images: string[],
+  ids: Map<string, string> = new Map(),
+): Promise<ImageOnNode[]> {
+  const missing: ImageOnNode[] = [];
+  for (const node of nodes) {
+    for (const image of images) {
+      const r = await $`docker exec ${node} crictl inspecti -o json ${image}`.nothrow().quiet();
+      if (r.exitCode !== 0) {
+        missing.push({ node, image, problem: `not on the node (${r.stderr.trim().split('\n')[0] ?? ''})` });
+        continue;
+      }
+      const id = (JSON.parse(r.stdout) as { status?: { id?: string } }).status?.id;
+      const want = ids.get(image);
+      if (want && id !== want)
+        missing.push({ node, image, problem: `the node has ${id}, Docker has ${want}` });
+    }
+  }
+  return missing;
 }
