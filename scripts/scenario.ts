@@ -35,11 +35,8 @@ if (!TARGET.foreign) {
   const up = run(process.execPath, [join(REPO_ROOT, 'scripts', 'cluster.ts'), 'up']);
   if (up !== 0) process.exit(up);
 }
+// mocha on this Node (24, which runs .ts), not whichever `node` its launcher finds first on PATH.
+const mocha = join(REPO_ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
 process.exit(
-  run(join(REPO_ROOT, 'node_modules', '.bin', 'mocha'), [
-    '--config',
-    '.mocharc.scenarios.json',
-    'scenarios/*.spec.ts',
-    ...args,
-  ]),
+  run(process.execPath, [mocha, '--config', '.mocharc.scenarios.json', 'scenarios/*.spec.ts', ...args]),
 );
