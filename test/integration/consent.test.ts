@@ -5,8 +5,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -19,6 +17,7 @@ import type { Target } from '../../lib/cluster/target.ts';
 import { worker } from '../../lib/cluster/topology.ts';
 import { Faults } from '../../lib/faults/faults.ts';
 import { NODE_BIN, useCluster } from './fixture.ts';
+import { impostor, kubeconfigFile } from './impostor.ts';
 
 /** The resources watched for writes, each with its List. */
 const WATCHED: Array<
@@ -113,41 +112,8 @@ describe('integration: a cluster of your own is acted on only with its consent',
   });
 
   it('refuses a context with no consent object after one GET of it, saying how to consent', async () => {
-    const requests: string[] = [];
-    const server: Server = createServer((req, res) => {
-      requests.push(`${req.method} ${req.url}`);
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          kind: 'Status',
-          apiVersion: 'v1',
-          status: 'Failure',
-          reason: 'NotFound',
-          code: 404,
-        }),
-      );
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const file = join(dir, 'elsewhere.kubeconfig');
-    writeFileSync(
-      file,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: 'c',
-            cluster: {
-              server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-              'insecure-skip-tls-verify': true,
-            },
-          },
-        ],
-        users: [{ name: 'u', user: { token: 'not-a-secret' } }],
-        contexts: [{ name: 'elsewhere', context: { cluster: 'c', user: 'u' } }],
-        'current-context': 'elsewhere',
-      }),
-    );
+    const server = await impostor();
+    const file = kubeconfigFile(dir, 'elsewhere', server.url);
     const err = await connect(undefined, {
       target: { context: 'elsewhere', kubeconfig: file, foreign: true },
     }).then(
@@ -159,7 +125,7 @@ describe('integration: a cluster of your own is acted on only with its consent',
     expect((err as Error).message)
       .to.match(/no consent object/)
       .and.match(/create configmap statefulset-lab-consent/);
-    expect(requests).to.deep.equal([
+    expect(server.requests).to.deep.equal([
       `GET /api/v1/namespaces/${CONSENT_CONFIGMAP.namespace}/configmaps/${CONSENT_CONFIGMAP.name}`,
     ]);
   });

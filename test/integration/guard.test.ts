@@ -3,33 +3,14 @@
 // ConfigMap, the real cluster with another owner id is refused; node faults refuse the control plane.
 import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { Faults } from '../../lib/faults/faults.ts';
 import { connect, ForeignClusterError } from '../../lib/cluster/kube.ts';
 import { kindNodes } from '../../lib/cluster/kind-nodes.ts';
 import { CLUSTER_NAME, KUBE_CONTEXT, KUBECONFIG_PATH, OWNER_CONFIGMAP } from '../../lib/cluster/paths.ts';
 import { useCluster } from './fixture.ts';
-
-function kubeconfigFile(dir: string, context: string, server: string): string {
-  const file = join(dir, `${context}.kubeconfig`);
-  writeFileSync(
-    file,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      // Plain HTTP needs skip-verify in client-node; the guard must not care how the impostor talks.
-      clusters: [{ name: 'c', cluster: { server, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'u', user: { token: 'not-a-secret' } }],
-      contexts: [{ name: context, context: { cluster: 'c', user: 'u' } }],
-      'current-context': context,
-    }),
-  );
-  return file;
-}
+import { impostor, kubeconfigFile } from './impostor.ts';
 
 async function refusal(p: Promise<unknown>): Promise<ForeignClusterError> {
   const err = await p.then(
@@ -43,28 +24,14 @@ async function refusal(p: Promise<unknown>): Promise<ForeignClusterError> {
 describe('integration: the guard refuses what is not the lab cluster', function () {
   const cluster = useCluster();
   let dir: string;
-  let server: Server;
+  let server: Awaited<ReturnType<typeof impostor>>;
   let url: string;
-  const requests: string[] = [];
+  let requests: string[];
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lab-guard-'));
-    // A server that writes down every request and answers like an API server without our ConfigMap.
-    server = createServer((req, res) => {
-      requests.push(`${req.method} ${req.url}`);
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          kind: 'Status',
-          apiVersion: 'v1',
-          status: 'Failure',
-          reason: 'NotFound',
-          code: 404,
-        }),
-      );
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    server = await impostor();
+    ({ url, requests } = server);
   });
   beforeEach(() => (requests.length = 0));
   after(() => {
