@@ -5,11 +5,18 @@
 // out, so a harness that dies leaves the node to come back within one hold.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
 import type { V1Node } from '@kubernetes/client-node';
 import type { Kube } from './kube.ts';
 import type { NodeFaultProvider, NodeInfo, NodeState } from './kind-nodes.ts';
-import { armedOn, armFault, countsDuring, endFault, runOnNode, setDeadline } from './node-agent.ts';
+import {
+  armedOn,
+  armFault,
+  awaitObject,
+  countsDuring,
+  endFault,
+  runOnNode,
+  setDeadline,
+} from './node-agent.ts';
 import { AIRGAPPED_TOOLS_IMAGE } from './images.ts';
 import { bound } from './settings.ts';
 
@@ -32,37 +39,22 @@ const isReady = (n: V1Node | undefined) =>
 const heartbeat = (n: V1Node) =>
   Date.parse(String(n.status?.conditions?.find((c) => c.type === 'Ready')?.lastHeartbeatTime ?? '')) || 0;
 
-/** Waits, on a watch, for the Node to be Ready with a heartbeat newer than `since` (ms). */
+/** Waits, on a watch, for the Node to be Ready with a heartbeat from `since` (ms) on. */
 async function readyAfter(kube: Kube, node: string, since: number, seconds: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    let req: { abort(): void } | undefined;
-    const end = (err?: Error) => {
-      clearTimeout(timer);
-      req?.abort();
-      if (err) reject(err);
-      else resolve();
-    };
-    const timer = setTimeout(
-      () =>
-        end(
-          new Error(`${node} was not Ready with a fresh heartbeat within ${seconds}s after its fault ended`),
-        ),
-      seconds * 1000,
-    );
-    void new k8s.Watch(kube.kc)
-      .watch(
-        '/api/v1/nodes',
-        { fieldSelector: `metadata.name=${node}` },
-        (_type, n: V1Node) => {
-          // Heartbeats are stamped to the second: allow the one that began in the same second.
-          if (isReady(n) && heartbeat(n) >= Math.floor(since / 1000) * 1000) end();
-        },
-        (err) => {
-          if (err) end(err instanceof Error ? err : new Error(String(err)));
-        },
-      )
-      .then((r) => (req = r), end);
-  });
+  // Heartbeats are stamped to the second: allow the one that began in the same second.
+  const fresh = (n: V1Node) => isReady(n) && heartbeat(n) >= Math.floor(since / 1000) * 1000;
+  const read = () =>
+    kube.core.readNode({ name: node }).catch((err: { code?: number }) => {
+      if (err.code === 404) return undefined; // deleted: it registers again
+      throw err;
+    });
+  await awaitObject(
+    kube,
+    { path: '/api/v1/nodes', name: node, read },
+    fresh,
+    seconds,
+    `${node} Ready with a fresh heartbeat after its fault ended`,
+  );
 }
 
 export function apiNodes(kube: Kube, image = agentImage()): NodeFaultProvider {

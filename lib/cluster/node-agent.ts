@@ -189,44 +189,76 @@ function agentPod(
   };
 }
 
-/** Waits (on a watch) until the pod has run to its end; its phase and logs. */
+/**
+ * Waits on a watch of one object until `test` holds. A watch that ends (client-node ends one after
+ * 30 s without an event, as a cut-off node's goes quiet) is followed by a fresh read, which may
+ * already hold, and a new watch from its resourceVersion, until the bound.
+ */
+export async function awaitObject<T extends k8s.KubernetesObject>(
+  kube: Kube,
+  o: { path: string; name: string; read: () => Promise<T | undefined> },
+  test: (obj: T) => boolean,
+  seconds: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const now = await o.read();
+    if (now && test(now)) return now;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`${what}: not within ${seconds}s`);
+    const seen = await new Promise<T | undefined>((resolve) => {
+      let req: { abort(): void } | undefined;
+      const end = (found?: T) => {
+        clearTimeout(timer);
+        req?.abort();
+        resolve(found);
+      };
+      const timer = setTimeout(() => end(), left);
+      const rv = now?.metadata?.resourceVersion;
+      void new k8s.Watch(kube.kc)
+        .watch(
+          o.path,
+          { fieldSelector: `metadata.name=${o.name}`, ...(rv ? { resourceVersion: rv } : {}) },
+          (_type, obj: T) => test(obj) && end(obj),
+          () => end(),
+        )
+        .then(
+          (r) => (req = r),
+          () => end(),
+        );
+    });
+    if (seen) return seen;
+  }
+}
+
+const notFoundIsNone = <T>(p: Promise<T>) =>
+  p.catch((err: unknown) => {
+    if (gone(err)) return undefined;
+    throw err;
+  });
+
+/** Waits until the agent pod has run to its end; whether it succeeded, and its logs. */
 async function finished(
   kube: Kube,
   name: string,
   boundSeconds: number,
 ): Promise<{ ok: boolean; logs: string }> {
   const namespace = AGENT_NAMESPACE;
-  const phase = await new Promise<string>((resolve, reject) => {
-    let req: { abort(): void } | undefined;
-    const timer = setTimeout(() => {
-      req?.abort();
-      reject(
-        new Error(
-          `agent pod ${namespace}/${name} did not finish within ${boundSeconds}s (is its node's kubelet running?)`,
-        ),
-      );
-    }, boundSeconds * 1000);
-    const done = (p: string) => {
-      clearTimeout(timer);
-      req?.abort();
-      resolve(p);
-    };
-    void new k8s.Watch(kube.kc)
-      .watch(
-        `/api/v1/namespaces/${namespace}/pods`,
-        { fieldSelector: `metadata.name=${name}` },
-        (_type, pod: V1Pod) => {
-          const p = pod.status?.phase;
-          if (p === 'Succeeded' || p === 'Failed') done(p);
-        },
-        (err) => {
-          if (err) reject(err instanceof Error ? err : new Error(String(err)));
-        },
-      )
-      .then((r) => (req = r), reject);
-  });
+  const ended = (p: V1Pod) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+  const pod = await awaitObject(
+    kube,
+    {
+      path: `/api/v1/namespaces/${namespace}/pods`,
+      name,
+      read: () => notFoundIsNone(kube.core.readNamespacedPod({ namespace, name })),
+    },
+    ended,
+    boundSeconds,
+    `agent pod ${namespace}/${name} to finish (is its node's kubelet running?)`,
+  );
   const logs = await kube.core.readNamespacedPodLog({ namespace, name }).catch((err: unknown) => String(err));
-  return { ok: phase === 'Succeeded', logs: String(logs) };
+  return { ok: pod.status?.phase === 'Succeeded', logs: String(logs) };
 }
 
 async function removePod(kube: Kube, name: string): Promise<void> {
