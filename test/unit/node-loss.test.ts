@@ -4,7 +4,14 @@
 import { expect } from 'chai';
 import { deriveBounds, K8S_DEFAULTS, type LiveSettings } from '../../lib/cluster/settings.ts';
 import type { RunContext } from '../../lib/run/run.ts';
-import { judgeLoss, TOLERATION, type VictimLoss } from '../../behaviours/support/node-loss.ts';
+import {
+  judgeLoss,
+  settleLooks,
+  stillRan,
+  TOLERATION,
+  type Look,
+  type VictimLoss,
+} from '../../behaviours/support/node-loss.ts';
 
 const settings: LiveSettings = {
   ...K8S_DEFAULTS,
@@ -57,5 +64,32 @@ describe('node loss judgement: bounds on both sides', () => {
     const l = loss();
     const early = loss({ evictedAt: (l.taintAddedAt as number) + 3_000 });
     expect(() => judgeLoss(early, ctx)).to.throw(/timeAdded to the eviction/);
+  });
+});
+
+describe("a look into a node the API provider cut off: judged from the node's own record, never passed unseen", () => {
+  const withRecord = (record: Array<{ at: number; count: number }>) =>
+    ({ faults: { provider: { countsDuring: async () => record } } }) as unknown as RunContext;
+
+  it('fills each look from the record nearest its moment, within two seconds, else leaves it unknown', async () => {
+    const looks: Look[] = [{ at: 10_000 }, { at: 20_000 }, { at: 30_000, count: 2 }];
+    await settleLooks(
+      withRecord([
+        { at: 9_400, count: 1 },
+        { at: 10_700, count: 0 },
+        { at: 23_000, count: 1 },
+      ]),
+      'w3',
+      looks,
+    );
+    expect(looks.map((l) => l.count)).to.deep.equal([1, undefined, 2]);
+  });
+
+  it('fails a look that saw none, and a look still unknown where it is judged', () => {
+    expect(() => stillRan({ at: 1, count: 0 }, 'ran')).to.throw(/ran/);
+    expect(() => stillRan({ at: 1 }, 'ran')).to.throw(/ran/);
+    expect(() => stillRan({ at: 1, count: 1 }, 'ran')).to.not.throw();
+    // Deferred to the step that reads the record: not judged here, and not passed either.
+    expect(() => stillRan({ at: 1 }, 'ran', true)).to.not.throw();
   });
 });
