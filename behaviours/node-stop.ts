@@ -4,7 +4,7 @@
 // the Node object, taint it out-of-service (suite only). Contrasts (suite only): a Deployment replaces
 // its pod at once; with a node-local PV even a forced replacement waits for the node.
 import { expect } from 'chai';
-import type { CoreV1Event, V1Node, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
 import { plus, type Bound, type Bounds } from '../lib/cluster/settings.ts';
 import { OUT_OF_SERVICE_TAINT, type Undo } from '../lib/faults/faults.ts';
@@ -108,23 +108,15 @@ const wayOut = (
     },
   });
 
-/** The seed StatefulSet as `local`, with labels of its own. */
-function local(sts: V1StatefulSet): V1StatefulSet {
-  const labels = { app: 'local-sts' };
-  sts.metadata = { ...sts.metadata, name: 'local' };
-  sts.spec = { ...sts.spec!, selector: { matchLabels: labels } };
-  sts.spec.template.metadata = { labels };
-  return sts;
-}
-
 const contrast = step({
   id: 'contrast',
   title:
     'contrast: the Deployment replaces its pod elsewhere at once; the StatefulSet does not, and with a node-local PV even a forced replacement stays Pending',
   async act(ctx) {
     phase(`deploy the seed as "local" on node-local storage, and as a Deployment "web", on ${VICTIM}`);
-    const { statefulSet } = renderSeed(ctx.ns, loss.seedOnVictim('standard'));
-    await createAll(ctx, [deploymentOf(statefulSet, 'web'), local(statefulSet)]);
+    const seed = (name?: string) =>
+      renderSeed(ctx.ns, { ...loss.seedOnVictim('standard'), name }).statefulSet;
+    await createAll(ctx, [deploymentOf(seed(), 'web'), seed('local')]);
     const isWeb = (p: V1Pod, old?: string) =>
       p.metadata?.labels?.app === 'web' && p.metadata.uid !== old && isPodReady(p);
     const webReady = (old?: string) =>

@@ -37,7 +37,7 @@ const readRevisions = async (ctx: RunContext) =>
 export const ordinals: Behaviour = {
   name: 'ordinals',
   title: 'creation, scale-down and rolling updates follow the ordinal',
-  plan: { creates: [SEED_OBJECTS(3), 'StatefulSet parallel (the contrast)'], faults: [] },
+  plan: { creates: [SEED_OBJECTS(3), `StatefulSet ${PARALLEL} (the contrast)`], faults: [] },
   steps() {
     let [oldRevision, newRevision, rolloutAt] = ['', '', 0];
     /** A rollout step's evidence: the replaced pods' events, and each pod's revision (table and judge). */
@@ -170,11 +170,8 @@ export const ordinals: Behaviour = {
         id: 'parallel',
         title: 'contrast, podManagementPolicy Parallel: scale 0→3, all three ADDED before any is Ready',
         async act(ctx) {
-          const sts = renderSeed(ctx.ns, { ...SEED, podManagementPolicy: 'Parallel' }).statefulSet;
-          // Own name and labels: no set adopts the other's pods, the Service still selects only mysql-N.
-          sts.metadata!.name = PARALLEL;
-          sts.spec!.selector = { matchLabels: { app: PARALLEL } };
-          sts.spec!.template.metadata!.labels = { app: PARALLEL };
+          const parallel = { ...SEED, name: PARALLEL, podManagementPolicy: 'Parallel' } as const;
+          const sts = renderSeed(ctx.ns, parallel).statefulSet;
           phase(`create ${PARALLEL}: podManagementPolicy Parallel, 0 replicas`);
           await createAll(ctx, [sts]);
           phase(`scale to 3  ≙ kubectl scale sts ${PARALLEL} --replicas=3`);

@@ -15,6 +15,9 @@ const SEED_MANIFEST = join(REPO_ROOT, 'manifests/mysql-statefulset.yaml');
 export const ROOT_PASSWORD = 'qwerty';
 
 export interface SeedOptions {
+  /** Another StatefulSet beside the seed's: its own name and labels, so neither adopts the other's
+   * pods and the Service still selects only mysql-N. */
+  name?: string;
   replicas?: number;
   storageClass?: 'standard' | 'shared';
   podManagementPolicy?: 'OrderedReady' | 'Parallel';
@@ -42,7 +45,13 @@ export function renderSeed(namespace: string, options: SeedOptions = {}) {
   const statefulSet = byKind('StatefulSet') as V1StatefulSet;
   const spec = statefulSet.spec!;
   const pod = spec.template.spec!;
-  const { replicas, podManagementPolicy, storageClass, tolerationSeconds, nodeNames, preferNode } = options;
+  const { name, replicas, podManagementPolicy, storageClass, tolerationSeconds, nodeNames, preferNode } =
+    options;
+  if (name) {
+    statefulSet.metadata!.name = name;
+    spec.selector = { matchLabels: { app: name } };
+    spec.template.metadata = { labels: { app: name } };
+  }
   pod.containers[0]!.image = workloadImages().mysql;
   if (replicas !== undefined) spec.replicas = replicas;
   if (podManagementPolicy) spec.podManagementPolicy = podManagementPolicy;
