@@ -14,6 +14,7 @@ import { NAMESPACE_LABEL, RUN_ID } from './paths.ts';
 /** Where agent pods and their control ConfigMaps live: the harness's own labelled namespace. */
 export const AGENT_NAMESPACE = 'statefulset-lab-agents';
 const AGENT_ACCOUNT = 'node-agent';
+const AGENT_LABEL = 'statefulset-lab/agents';
 /** On the node: the watchdog's files, and the name of its systemd unit and of the cut's nft table. */
 const HOST_DIR = '/run/statefulset-lab';
 export const unitOf = (id: string) => `statefulset-lab-fault-${id}`;
@@ -128,7 +129,9 @@ async function ensureAgentAccount(kube: Kube): Promise<void> {
       body: {
         metadata: {
           name: namespace,
-          labels: { [NAMESPACE_LABEL]: 'agents', 'pod-security.kubernetes.io/enforce': 'privileged' },
+          // Not a run's namespace (no run label): the stale-namespace sweep must never take it while a
+          // watchdog still reads its control object there.
+          labels: { [AGENT_LABEL]: 'true', 'pod-security.kubernetes.io/enforce': 'privileged' },
         },
       },
     }),
