@@ -14,9 +14,13 @@ import {
   awaitObject,
   countsDuring,
   endFault,
+  POWER_CUT,
   runOnNode,
   setDeadline,
 } from './node-agent.ts';
+
+/** One argument for sh, in single quotes. */
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 import { AIRGAPPED_TOOLS_IMAGE } from './images.ts';
 import { bound } from './settings.ts';
 
@@ -153,7 +157,7 @@ export function apiNodes(kube: Kube, image = agentImage()): NodeFaultProvider {
       // run as a unit of the node's own, since the agent pod dies with the rest.
       await run(
         node,
-        `systemd-run --unit statefulset-lab-reboot-${since} sh -c 'systemctl stop kubelet; s=$(systemctl list-units --type=slice --all --plain --no-legend | awk "{print \\$1}" | grep -E "^([a-z0-9]+-)?kubepods\\.slice$" | head -n 1); [ -n "$s" ] && systemctl kill --signal=SIGKILL "$s"; for l in cni0 flannel.1; do ip link delete $l; done; systemctl restart containerd; systemctl start kubelet'`,
+        `systemd-run --unit statefulset-lab-reboot-${since} sh -c ${shellQuote(`${POWER_CUT}\npower_off; power_on`)}`,
       ).catch(() => undefined); // the agent may die before it reports; the Node's return is the proof
       await readyAfter(kube, node, since, BACK_BOUND());
     },

@@ -31,6 +31,29 @@ export interface ArmedFault {
 }
 
 /**
+ * A node's power cut and power-on, as shell functions run on the node: the stop's apply and undo,
+ * and a reboot in one go.
+ */
+export const POWER_CUT = String.raw`pods_slice() {
+  systemctl list-units --type=slice --all --plain --no-legend | awk '{print $1}' |
+    grep -E '^([a-z0-9]+-)?kubepods\.slice$' | head -n 1
+}
+power_off() {
+  systemctl stop kubelet
+  # Every pod process dies at once, as in a power cut; then the runtime stops.
+  s=$(pods_slice)
+  if [ -n "$s" ]; then systemctl kill --signal=SIGKILL "$s"; systemctl stop "$s"; fi
+  systemctl stop containerd
+}
+power_on() {
+  # A node that powers on has none of the interfaces its pods' network made: drop them, so the
+  # network plugin makes them anew (with a new pod range, if the Node was registered afresh).
+  for l in cni0 flannel.1; do ip link delete "$l" 2>/dev/null; done
+  systemctl start containerd
+  systemctl start kubelet
+}`;
+
+/**
  * The watchdog, run by the node's systemd. It reads its control ConfigMap every second with the
  * agent's token (read-only, that one object): `go` starts the fault, `deadline` (epoch seconds) ends
  * it. Unreachable API (the node is cut off): the last deadline it read holds. The ConfigMap gone,
@@ -45,18 +68,12 @@ ask() {
     --token "$(cat "$dir/token")" --request-timeout 2s -n ${AGENT_NAMESPACE} \
     get configmap "fault-$ID" -o 'jsonpath={.data.deadline} {.data.go}' 2>"$dir/ask.err"
 }
-pods_slice() {
-  systemctl list-units --type=slice --all --plain --no-legend | awk '{print $1}' |
-    grep -E '^([a-z0-9]+-)?kubepods\.slice$' | head -n 1
-}
+${POWER_CUT}
 apply() {
   echo "applying $KIND"
   case $KIND in
   stop)
-    systemctl stop kubelet
-    # Every pod process dies at once, as in a power cut; then the runtime stops.
-    s=$(pods_slice); [ -n "$s" ] && systemctl kill --signal=SIGKILL "$s"; [ -n "$s" ] && systemctl stop "$s"
-    systemctl stop containerd ;;
+    power_off ;;
   cut)
     nft -f - <<EOF
 table inet ${CUT_TABLE} {
@@ -71,11 +88,7 @@ EOF
 undo() {
   echo "undoing $KIND"
   case $KIND in
-  stop)
-    # A node that powers on has none of the interfaces its pods' network made: drop them, so the
-    # network plugin makes them anew (with a new pod range, if the Node was registered afresh).
-    for l in cni0 flannel.1; do ip link delete "$l" 2>/dev/null; done
-    systemctl start containerd; systemctl start kubelet ;;
+  stop) power_on ;;
   cut) nft delete table inet ${CUT_TABLE} ;;
   esac
 }

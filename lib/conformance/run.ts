@@ -205,16 +205,14 @@ export async function prepare(): Promise<Prepared> {
 }
 
 /** The specs the focus selects, from a dry run (nothing is created): must be exactly eight. */
+/** The suite's arguments against the lab cluster, with its own kubectl. */
+const argsFor = (p: Prepared, reportDir: string, dryRun = false) =>
+  e2eArgs({ kubeconfig: KUBECONFIG_PATH, context: KUBE_CONTEXT, kubectl: p.kubectl, reportDir, dryRun });
+
 export async function focusedSpecs(p: Prepared): Promise<string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'lab-conformance-dry-'));
   try {
-    const args = e2eArgs({
-      kubeconfig: KUBECONFIG_PATH,
-      context: KUBE_CONTEXT,
-      kubectl: p.kubectl,
-      reportDir: dir,
-      dryRun: true,
-    });
+    const args = argsFor(p, dir, true);
     await $`${p.e2e} ${args}`.nothrow();
     const specs = parseJUnit(readFileSync(join(dir, 'junit_01.xml'), 'utf8')).map((s) => s.name);
     if (specs.length !== EXPECTED_SPECS)
@@ -249,12 +247,7 @@ export async function runSuite(p: Prepared, dir: string): Promise<Outcome> {
   const t0 = performance.now();
   let exitCode: number;
   try {
-    const args = e2eArgs({
-      kubeconfig: KUBECONFIG_PATH,
-      context: KUBE_CONTEXT,
-      kubectl: p.kubectl,
-      reportDir: dir,
-    });
+    const args = argsFor(p, dir);
     const out = createWriteStream(join(dir, 'e2e.log'));
     out.write(`$ ${p.e2e} ${args.join(' ')}\n`);
     const child = spawn(p.e2e, args, { stdio: ['ignore', 'pipe', 'pipe'] });
