@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
-import { SEED_OBJECTS, CLIENT_POD } from './support/seed.ts';
+import { CLIENT_POD, podName, PROFILE, renderWorkload, WORKLOAD_OBJECTS } from './support/workload.ts';
 import { times } from '../lib/cluster/settings.ts';
 import { kubectl } from '../lib/cluster/shell.ts';
 import { worker } from '../lib/cluster/topology.ts';
@@ -13,18 +13,26 @@ import { isPodReady } from '../lib/observe/k8s-facts.ts';
 import type { RecordedEvent } from '../lib/observe/recorder.ts';
 import { note, phase } from '../lib/run/console.ts';
 import { type RunContext, waitFor } from '../lib/run/run.ts';
-import { deploySeed, pod, podRow, readyPod, seconds, uidPrefix } from './support/pods.ts';
-import { answerOf, resolve, startClient, type DnsAnswer } from './support/mysql.ts';
+import { deployWorkload, pod, podRow, readyPod, seconds, uidPrefix } from './support/pods.ts';
+import { answerOf, resolve, startClient, type DnsAnswer } from './support/client.ts';
 
-const SERVICE = 'mysql';
+const SERVICE = PROFILE.service;
 const REPLICAS = 3;
-const PODS = Array.from({ length: REPLICAS }, (_, i) => `mysql-${i}`);
+const PODS = Array.from({ length: REPLICAS }, (_, i) => podName(i));
 const WORKERS = [worker(1), worker(2)];
 const QUERIES = 30; // of the service name, whose first answers are counted
-const SLOW = 'mysql-2'; // the pod taken out of rotation
-// Readiness times out after 5 s, liveness (same command) after 10 s: a mysql client that takes 7 s
-// takes the pod out of the Service without a restart (refusing root's login would fail liveness too).
-const SLOW_SECONDS = 7;
+const SLOW = podName(2); // the pod taken out of rotation
+const [CONTAINER, PROBE] = [PROFILE.container, PROFILE.probe];
+// The seed's readiness times out after 5 s, liveness (same command) after 10 s: a mysql client that
+// takes 7 s takes the pod out of the Service without a restart (refusing root's login would fail
+// liveness too). A profile's own probes give their own numbers.
+const probes = renderWorkload('').statefulSet.spec!.template.spec!.containers.find(
+  (c) => c.name === CONTAINER,
+);
+const [READINESS, LIVENESS] = [probes?.readinessProbe, probes?.livenessProbe];
+const READY_TIMEOUT = READINESS?.timeoutSeconds ?? 1; // Kubernetes' default
+const LIVE_TIMEOUT = LIVENESS ? (LIVENESS.timeoutSeconds ?? 1) : Infinity;
+const SLOW_SECONDS = READY_TIMEOUT + 2;
 
 /** One row per endpoint of the Service's EndpointSlices (what CoreDNS answers from), sorted by pod. */
 const endpointRows = (ctx: RunContext) =>
@@ -60,11 +68,11 @@ const dnsRow = (name: string, { ips, ttl, tries = 1 }: DnsAnswer & { tries?: num
   tries,
 });
 const said = (ips: string[]) => ips.join(', ') || 'nothing';
-/** The mysql container's restarts; a pod without its status cannot show that it was not restarted. */
+/** The workload container's restarts; a pod without its status cannot show that it was not restarted. */
 function restarts(p: V1Pod | undefined): number {
-  const count = p?.status?.containerStatuses?.find((c) => c.name === 'mysql')?.restartCount;
+  const count = p?.status?.containerStatuses?.find((c) => c.name === CONTAINER)?.restartCount;
   if (count === undefined)
-    throw new EvidenceError(`${p?.metadata?.name}: no mysql container status to count restarts`);
+    throw new EvidenceError(`${p?.metadata?.name}: no ${CONTAINER} container status to count restarts`);
   return count;
 }
 /** How many times each key occurs. */
@@ -87,26 +95,32 @@ async function coreDnsPlugins(ctx: RunContext) {
 export const headlessDns: Behaviour = {
   name: 'headless-dns',
   title: 'the service name resolves to the ready pods',
-  plan: { creates: [SEED_OBJECTS(3), CLIENT_POD], faults: [] },
+  plan: { creates: [WORKLOAD_OBJECTS(3), CLIENT_POD], faults: [] },
+  notApplicable:
+    !PROBE || !READINESS
+      ? `taking a pod out of rotation slows its readiness probe's program, and profile ${PROFILE.name} names none (probe, and a readinessProbe)`
+      : SLOW_SECONDS >= LIVE_TIMEOUT
+        ? `a ${SLOW_SECONDS}s ${PROBE} fails readiness (timeout ${READY_TIMEOUT}s) but must pass liveness (timeout ${LIVE_TIMEOUT}s), and would not`
+        : undefined,
   steps() {
     let ips: Record<string, string> = {};
     let before = { uid: '', restarts: -1 }; // SLOW before it is taken out of rotation
     const all = () => Object.values(ips);
     const others = () => all().filter((ip) => ip !== ips[SLOW]);
 
-    /** SLOW out of rotation (slow mysql client) or back: when Ready and its endpoint turned, what DNS says. */
+    /** SLOW out of rotation (slow probe program) or back: when Ready and its endpoint turned, what DNS says. */
     const rotation = async (ctx: RunContext, ready: boolean) => {
       if (!ready) before = { uid: pod(ctx, SLOW)!.metadata!.uid!, restarts: restarts(pod(ctx, SLOW)) };
       phase(
         ready
-          ? `restore ${SLOW}'s mysql client  ≙ kubectl exec ${SLOW} -c mysql -- mv mysql.lab-real mysql`
-          : `make ${SLOW}'s mysql client take ${SLOW_SECONDS}s: readiness (timeout 5s) fails, liveness (timeout 10s) passes  ≙ kubectl exec ${SLOW} -c mysql -- sh -c '<wrap mysql in a ${SLOW_SECONDS}s sleep>'`,
+          ? `restore ${SLOW}'s ${PROBE}  ≙ kubectl exec ${SLOW} -c ${CONTAINER} -- mv ${PROBE}.lab-real ${PROBE}`
+          : `make ${SLOW}'s ${PROBE} take ${SLOW_SECONDS}s: readiness (timeout ${READY_TIMEOUT}s) fails, liveness (timeout ${LIVE_TIMEOUT}s) passes  ≙ kubectl exec ${SLOW} -c ${CONTAINER} -- sh -c '<wrap ${PROBE} in a ${SLOW_SECONDS}s sleep>'`,
       );
       const since = Date.now();
       const script = ready
-        ? 'p=$(command -v mysql) && mv "$p.lab-real" "$p"'
-        : `p=$(command -v mysql) && mv "$p" "$p.lab-real" && printf '#!/bin/sh\\nsleep ${SLOW_SECONDS}\\nexec %s.lab-real "$@"\\n' "$p" > "$p" && chmod +x "$p"`;
-      await kubectl(['exec', '-n', ctx.ns, SLOW, '-c', 'mysql', '--', 'sh', '-c', script]);
+        ? `p=$(command -v ${PROBE}) && mv "$p.lab-real" "$p"`
+        : `p=$(command -v ${PROBE}) && mv "$p" "$p.lab-real" && printf '#!/bin/sh\\nsleep ${SLOW_SECONDS}\\nexec %s.lab-real "$@"\\n' "$p" > "$p" && chmod +x "$p"`;
+      await kubectl(['exec', '-n', ctx.ns, SLOW, '-c', CONTAINER, '--', 'sh', '-c', script]);
       const expected = ready ? all() : others();
       await waitFor(
         ctx,
@@ -169,8 +183,8 @@ export const headlessDns: Behaviour = {
         id: 'service',
         title: `${REPLICAS} replicas: "${SERVICE}" is headless and resolves to exactly the ready pods' IPs, as the EndpointSlice lists them`,
         async act(ctx) {
-          phase(`deploy ${REPLICAS} pods and a client  ≙ kubectl apply -f manifests/mysql-statefulset.yaml`);
-          await deploySeed(ctx, { replicas: REPLICAS, nodeNames: WORKERS });
+          phase(`deploy ${REPLICAS} pods and a client  ≙ kubectl apply -f <the profile's manifests>`);
+          await deployWorkload(ctx, { replicas: REPLICAS, nodeNames: WORKERS });
           await startClient(ctx, WORKERS[0]);
           await waitFor(
             ctx,
@@ -247,7 +261,7 @@ export const headlessDns: Behaviour = {
       }),
       step({
         id: 'per-pod',
-        title: `mysql-1.${SERVICE} resolves to mysql-1 alone, and so does each <pod>.${SERVICE}`,
+        title: `${podName(1)}.${SERVICE} resolves to ${podName(1)} alone, and so does each <pod>.${SERVICE}`,
         async act(ctx) {
           const answers = [];
           for (const pod of PODS)
@@ -256,7 +270,7 @@ export const headlessDns: Behaviour = {
           return {
             tables: [{ title: 'per-pod names (hostname.subdomain)', rows }],
             answers,
-            vars: { ip: ips['mysql-1']!, answer: said(answers[1]!.ips) },
+            vars: { ip: ips[podName(1)]!, answer: said(answers[1]!.ips) },
           };
         },
         judge({ answers }) {

@@ -11,11 +11,19 @@ import { pvcName } from '../lib/observe/k8s-facts.ts';
 import type { EvidenceRow as Row } from '../lib/report/data.ts';
 import { phase } from '../lib/run/console.ts';
 import { createAll, type RunContext, waitFor } from '../lib/run/run.ts';
-import { deploySeed, pvc, readyPod, seconds } from './support/pods.ts';
-import { SEED_OBJECTS, deploymentOf, renderSeed } from './support/seed.ts';
+import { deployWorkload, pvc, readyPod, seconds } from './support/pods.ts';
+import {
+  WORKLOAD_OBJECTS,
+  claimOf,
+  deploymentOf,
+  PROFILE,
+  renderWorkload,
+  STS,
+  THE_STS,
+} from './support/workload.ts';
 
-// The StatefulSet, also its headless Service (the pods' subdomain); the Deployment of the contrast.
-const [STS, DEPLOY] = ['mysql', 'mysql-deploy'];
+// The Deployment of the contrast; the profile's headless Service is the pods' subdomain.
+const [DEPLOY, SERVICE] = [`${STS}-deploy`, PROFILE.service];
 const [REPLICAS, DEPLOY_REPLICAS] = [3, 2];
 // Kept off worker3, the node the node-stop lab stops, so two rooms' labs do not collide on it.
 const NODES = [worker(1), worker(2)];
@@ -23,18 +31,20 @@ const NODES = [worker(1), worker(2)];
 const HASHED_NAME = new RegExp(`^${DEPLOY}-([a-z0-9]{6,10})-([a-z0-9]{5})$`);
 const ordinals = (owner: string, n: number) => Array.from({ length: n }, (_, i) => `${owner}-${i}`);
 const PODS = ordinals(STS, REPLICAS);
-const PVCS = PODS.map((n) => `pvc-${n}`);
+const PVCS = PODS.map(claimOf);
 // How the StatefulSet's promises must fail on the Deployment's pods.
 const NOT_ORDINAL = new RegExp(`expected pods ${ordinals(DEPLOY, DEPLOY_REPLICAS)}, saw ${DEPLOY}-`);
-const NO_OWN_PVC = new RegExp(`${DEPLOY}-.*: expected pvc=pvc-${DEPLOY}-.*, saw none`);
+const NO_OWN_PVC = new RegExp(`${DEPLOY}-.*: expected pvc=${claimOf(DEPLOY)}-.*, saw none`);
 
 type Named = { metadata?: { name?: string } };
 const nameOf = (o: Named) => o.metadata!.name!;
 const sorted = <T extends Named>(xs: T[]) => xs.sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
-/** The live pods with that app label: the seed's are mysql-sts, the Deployment's its name. */
-const running = (p: V1Pod, app: string) => p.metadata?.labels?.app === app && !p.metadata.deletionTimestamp;
-const podsOf = (ctx: RunContext, app: string) =>
-  sorted(ctx.rec.objects<V1Pod>('pods').filter((p) => running(p, app)));
+/** The live pods a selector's labels match: the StatefulSet's (its template's labels), the Deployment's app=<name>. */
+const STS_LABELS = renderWorkload('').statefulSet.spec!.selector.matchLabels!;
+const running = (p: V1Pod, labels: Record<string, string>) =>
+  Object.entries(labels).every(([k, v]) => p.metadata?.labels?.[k] === v) && !p.metadata?.deletionTimestamp;
+const podsOf = (ctx: RunContext, labels: Record<string, string>) =>
+  sorted(ctx.rec.objects<V1Pod>('pods').filter((p) => running(p, labels)));
 const sourceOf = (v: V1Volume) => Object.entries(v).find(([k, x]) => k !== 'name' && x)?.[0];
 const owners = (o: V1Pod | V1PersistentVolumeClaim) =>
   o.metadata?.ownerReferences?.map((r) => `${r.kind}/${r.name}`).join(',') || 'none';
@@ -64,7 +74,7 @@ function podRow(p: V1Pod): Row {
 const ordinalPromise = (owner: string, n: number): Row[] =>
   ordinals(owner, n).map((pod, i) => ({ pod, hostname: pod, 'pod-name': pod, 'pod-index': `${i}` }));
 /** ... and each its own volume, from the PVC <template>-<pod>. */
-const volumePromise = (pods: Row[]): Row[] => pods.map((r) => ({ pod: r.pod, pvc: `pvc-${r.pod}` }));
+const volumePromise = (pods: Row[]): Row[] => pods.map((r) => ({ pod: r.pod, pvc: claimOf(String(r.pod)) }));
 
 /** The rows seen (the tables) against those promised, by first column: the first difference is the evidence. */
 function assertRows(seen: Row[], promised: Row[]): void {
@@ -82,27 +92,27 @@ function assertRows(seen: Row[], promised: Row[]): void {
 export const naming: Behaviour = {
   name: 'naming',
   title: 'pods and volumes share the ordinal',
-  plan: { creates: [SEED_OBJECTS(3), `Deployment ${DEPLOY} (the contrast)`], faults: ['delete pod'] },
+  plan: { creates: [WORKLOAD_OBJECTS(3), `Deployment ${DEPLOY} (the contrast)`], faults: ['delete pod'] },
   steps: () => [
     step({
       id: 'deploy',
-      title: `deploy the seed StatefulSet (${REPLICAS} replicas): pods ${PODS.join(', ')} carry the ordinal in name, hostname, subdomain and labels, owned by the StatefulSet, each mounting pvc-<pod>`,
+      title: `deploy ${THE_STS} (${REPLICAS} replicas): pods ${PODS.join(', ')} carry the ordinal in name, hostname, subdomain and labels, owned by the StatefulSet, each mounting ${claimOf('<pod>')}`,
       async act(ctx) {
-        const apply = `kubectl apply -f manifests/mysql-statefulset.yaml; kubectl scale sts ${STS} --replicas=${REPLICAS}`;
-        phase(`deploy the seed StatefulSet on ${NODES.join(', ')}  ≙ ${apply}`);
-        await deploySeed(ctx, { replicas: REPLICAS, nodeNames: NODES });
+        const apply = `kubectl apply -f <the profile's manifests>; kubectl scale sts ${STS} --replicas=${REPLICAS}`;
+        phase(`deploy ${THE_STS} on ${NODES.join(', ')}  ≙ ${apply}`);
+        await deployWorkload(ctx, { replicas: REPLICAS, nodeNames: NODES });
         const b = times(REPLICAS, ctx.bounds.mysqlStart); // OrderedReady: one MySQL start after another
         await waitFor(ctx, `${PODS.join(', ')} Ready`, b, () => PODS.every((n) => readyPod(ctx, n)));
         const sts = await ctx.kube.apps.readNamespacedStatefulSet({ name: STS, namespace: ctx.ns });
-        const pods = podsOf(ctx, 'mysql-sts');
+        const pods = podsOf(ctx, STS_LABELS);
         const [rows, names] = [pods.map(podRow), pods.map(nameOf).join(', ')];
         return { tables: [{ title: 'StatefulSet pods', rows }], rows, sts, vars: { names } };
       },
       judge({ rows, sts }) {
-        expect(sts.spec?.serviceName, 'the StatefulSet names its headless Service').to.equal(STS);
+        expect(sts.spec?.serviceName, 'the StatefulSet names its headless Service').to.equal(SERVICE);
         // Under the headless Service, owned and controlled by this StatefulSet, of its current revision.
         const [uid, revision] = [sts.metadata!.uid, sts.status?.updateRevision];
-        const own = { subdomain: STS, 'controller uid': uid, 'revision-hash': revision };
+        const own = { subdomain: SERVICE, 'controller uid': uid, 'revision-hash': revision };
         const promised = ordinalPromise(STS, REPLICAS).map((r) => ({ ...r, ...own }));
         assertRows(rows, promised);
         assertRows(rows, volumePromise(rows));
@@ -119,7 +129,7 @@ export const naming: Behaviour = {
         await waitFor(ctx, `${PVCS.join(', ')} Bound, their PVs seen`, ctx.bounds.controllerReaction, () =>
           PVCS.every((n) => pvc(ctx, n)?.status?.phase === 'Bound' && pvOf(pvc(ctx, n))),
         );
-        const pods = podsOf(ctx, 'mysql-sts');
+        const pods = podsOf(ctx, STS_LABELS);
         const pvcs = sorted(ctx.rec.objects<V1PersistentVolumeClaim>('persistentvolumeclaims'));
         const mounting = (c: V1PersistentVolumeClaim) =>
           pods.filter((p) => pvcName(p) === nameOf(c)).map(nameOf);
@@ -148,13 +158,13 @@ export const naming: Behaviour = {
       id: 'deployment',
       title: `contrast: a Deployment of the same template gets hashed names and no per-pod PVC; the StatefulSet's promises fail on it`,
       async act(ctx) {
-        phase(`deploy ${DEPLOY}, the seed's pod template in a Deployment  ≙ kubectl apply -f <it>`);
-        const sts = renderSeed(ctx.ns, { replicas: DEPLOY_REPLICAS, nodeNames: NODES }).statefulSet;
+        phase(`deploy ${DEPLOY}, ${THE_STS}'s pod template in a Deployment  ≙ kubectl apply -f <it>`);
+        const sts = renderWorkload(ctx.ns, { replicas: DEPLOY_REPLICAS, nodeNames: NODES }).statefulSet;
         await createAll(ctx, [deploymentOf(sts, DEPLOY)]);
         // Names are given when the ReplicaSet creates the pods: created and scheduled is enough.
         const b = ctx.bounds.podStart;
         const pods = await waitFor(ctx, `${DEPLOY_REPLICAS} pods of ${DEPLOY} scheduled`, b, () => {
-          const ps = podsOf(ctx, DEPLOY);
+          const ps = podsOf(ctx, { app: DEPLOY });
           return ps.length === DEPLOY_REPLICAS && ps.every((p) => p.spec?.nodeName) && ps;
         });
         const pvcs = ctx.rec.objects<V1PersistentVolumeClaim>('persistentvolumeclaims').map(nameOf);
@@ -179,14 +189,14 @@ export const naming: Behaviour = {
       id: 'replace',
       title: 'contrast: a deleted Deployment pod is replaced by a pod with a NEW hashed name',
       async act(ctx) {
-        const before = podsOf(ctx, DEPLOY);
+        const before = podsOf(ctx, { app: DEPLOY });
         const [victim, old] = [before[0]!, nameOf(before[0]!)];
         phase(`delete Deployment pod ${old} (uid ${victim.metadata!.uid})  ≙ kubectl delete pod ${old}`);
         const deletedAt = Date.now();
         await ctx.faults.deletePod(ctx.ns, old);
         const b = ctx.bounds.controllerReaction;
         const replacement = await waitFor(ctx, `the ReplicaSet replaces ${old}`, b, () =>
-          podsOf(ctx, DEPLOY).find((p) => !before.some((q) => q.metadata!.uid === p.metadata!.uid)),
+          podsOf(ctx, { app: DEPLOY }).find((p) => !before.some((q) => q.metadata!.uid === p.metadata!.uid)),
         );
         const now = nameOf(replacement);
         const added = ctx.rec.history('pods', now).find((e) => e.type === 'ADDED');

@@ -16,17 +16,17 @@ import { phase } from '../lib/run/console.ts';
 import { createAll, waitFor, type RunContext } from '../lib/run/run.ts';
 import { nodeRow, pod, podRow, pvc, readyPod, seconds, uidPrefix } from './support/pods.ts';
 import * as loss from './support/node-loss.ts';
-import { CLIENT_POD, SEED_OBJECTS, deploymentOf, renderSeed } from './support/seed.ts';
+import { CLIENT_POD, WORKLOAD_OBJECTS, deploymentOf, renderWorkload, THE_STS } from './support/workload.ts';
 
-const { POD, VICTIM, OTHER } = loss;
-/** The contrast's StatefulSet on node-local storage, beside `mysql` in the same namespace. */
+const { POD, VICTIM, OTHER, SERVER } = loss;
+/** The contrast's StatefulSet on node-local storage, beside the profile's in the same namespace. */
 const LOCAL = 'local-0';
 const start = (ctx: RunContext) => `start node ${VICTIM} again  ≙ ${loss.faultCommand(ctx, 'start')}`;
 /** What an operator does to end the wait; a fault it injects comes back as its undo. */
 type Action = (ctx: RunContext, lost: loss.VictimLoss) => Promise<Undo | void>;
 type EventTest = (e: RecordedEvent) => boolean;
 
-/** Does `action` on `lost`, waits for a new mysql-0 Ready within `bound`: before and after, the row. */
+/** Does `action` on `lost`, waits for a new pod 0 Ready within `bound`: before and after, the row. */
 async function replacedBy(ctx: RunContext, lost: loss.VictimLoss, action: Action, bound: Bound) {
   const old = lost.before;
   const actedAt = Date.now();
@@ -54,7 +54,7 @@ function judgeReplaced(seen: Replaced, node?: string) {
   expect(seen.vars.row, 'the row written before the loss, read back').to.equal(loss.ROW);
 }
 
-/** A way out on a node loss of its own: the action; a new mysql-0 within the action's `delay` and its start,
+/** A way out on a node loss of its own: the action; a new pod 0 within the action's `delay` and its start,
  * after the `mechanism` (the victim Node's change that lets the old pod go); the node back within `back`. */
 const wayOut = (
   id: string,
@@ -113,9 +113,11 @@ const contrast = step({
   title:
     'contrast: the Deployment replaces its pod elsewhere at once; the StatefulSet does not, and with a node-local PV even a forced replacement stays Pending',
   async act(ctx) {
-    phase(`deploy the seed as "local" on node-local storage, and as a Deployment "web", on ${VICTIM}`);
+    phase(
+      `deploy ${THE_STS} again as "local" on node-local storage, and as a Deployment "web", on ${VICTIM}`,
+    );
     const seed = (name?: string) =>
-      renderSeed(ctx.ns, { ...loss.seedOnVictim('standard'), name }).statefulSet;
+      renderWorkload(ctx.ns, { ...loss.onVictim('standard'), name }).statefulSet;
     await createAll(ctx, [deploymentOf(seed(), 'web'), seed('local')]);
     const isWeb = (p: V1Pod, old?: string) =>
       p.metadata?.labels?.app === 'web' && p.metadata.uid !== old && isPodReady(p);
@@ -194,7 +196,7 @@ export const nodeStop: Behaviour = {
   title: 'no replacement pod until an operator acts',
   plan: {
     creates: [
-      SEED_OBJECTS(1),
+      WORKLOAD_OBJECTS(1),
       CLIENT_POD,
       'StatefulSet local and Deployment web (the contrast), on node-local storage',
     ],
@@ -229,7 +231,7 @@ export const nodeStop: Behaviour = {
       }),
       step({
         id: 'start',
-        title: `start ${VICTIM} again: it rejoins, ${POD} stays where it moved, no mariadbd runs on ${VICTIM}`,
+        title: `start ${VICTIM} again: it rejoins, ${POD} stays where it moved, no ${SERVER} runs on ${VICTIM}`,
         async act(ctx) {
           phase(start(ctx));
           const startedAt = Date.now();
@@ -239,7 +241,7 @@ export const nodeStop: Behaviour = {
           const [node, now] = [loss.victimNode(ctx), pod(ctx, POD)];
           const tables = [
             { title: 'node', rows: [{ ...nodeRow(node, VICTIM), 'Ready after start': `+${ready}s` }] },
-            { title: 'pods', rows: [podRow(ctx, now, { [`mariadbd on ${VICTIM}`]: mysqld })] },
+            { title: 'pods', rows: [podRow(ctx, now, { [`${SERVER} on ${VICTIM}`]: mysqld })] },
           ];
           const vars = { victim: VICTIM, ready, node: now?.spec?.nodeName ?? '-', mysqld };
           return { tables, node, now, vars };
@@ -249,7 +251,7 @@ export const nodeStop: Behaviour = {
           expect(node?.spec?.taints ?? [], `${VICTIM}'s taints`).to.deep.equal([]);
           expect(now?.metadata?.uid, `${POD}, the pod that replaced the lost one`).to.equal(forced?.now.uid);
           expect(now?.spec?.nodeName, `${POD} stays where it moved`).to.equal(forced?.now.node);
-          expect(vars.mysqld, `mariadbd processes on ${VICTIM}`).to.equal(0);
+          expect(vars.mysqld, `${SERVER} processes on ${VICTIM}`).to.equal(0);
         },
       }),
       wayOut(

@@ -10,11 +10,12 @@ import { eachAfter, orderedBy, type PodMoment } from '../lib/observe/evidence.ts
 import { holds } from '../lib/observe/waits.ts';
 import { phase } from '../lib/run/console.ts';
 import { createAll, waiting, type RunContext } from '../lib/run/run.ts';
-import { deploySeed, pod, uidPrefix } from './support/pods.ts';
+import { deployWorkload, pod, uidPrefix } from './support/pods.ts';
 import { eventTable, onLiveWatch, podsOf, rollout, scaleTo, watched, type Watched } from './support/scale.ts';
-import { SEED_OBJECTS, renderSeed } from './support/seed.ts';
+import { podName, renderWorkload, STS, THE_STS, WORKLOAD_OBJECTS } from './support/workload.ts';
 
-const [STS, PARALLEL] = ['mysql', 'mysql-parallel'];
+const PARALLEL = `${STS}-parallel`;
+const [P0, P1, P2] = [podName(0), podName(1), podName(2)];
 const SEED = { replicas: 0, nodeNames: [worker(1), worker(2)] };
 /** A JSON patch op: the (default) RollingUpdate held at `value`; only ordinals ≥ value are updated. */
 const PARTITION = '/spec/updateStrategy/rollingUpdate/partition';
@@ -37,7 +38,7 @@ const readRevisions = async (ctx: RunContext) =>
 export const ordinals: Behaviour = {
   name: 'ordinals',
   title: 'creation, scale-down and rolling updates follow the ordinal',
-  plan: { creates: [SEED_OBJECTS(3), `StatefulSet ${PARALLEL} (the contrast)`], faults: [] },
+  plan: { creates: [WORKLOAD_OBJECTS(3), `StatefulSet ${PARALLEL} (the contrast)`], faults: [] },
   steps() {
     let [oldRevision, newRevision, rolloutAt] = ['', '', 0];
     /** A rollout step's evidence: the replaced pods' events, and each pod's revision (table and judge). */
@@ -58,9 +59,9 @@ export const ordinals: Behaviour = {
         id: 'scale-up',
         title: 'scale 0→3: ADDED 0,1,2, each after the previous became Ready',
         async act(ctx) {
-          phase('create the seed StatefulSet with 0 replicas (OrderedReady, the default)');
-          await deploySeed(ctx, SEED);
-          phase('scale to 3  ≙ kubectl scale sts mysql --replicas=3');
+          phase(`create ${THE_STS} with 0 replicas (OrderedReady, the default)`);
+          await deployWorkload(ctx, SEED);
+          phase(`scale to 3  ≙ kubectl scale sts ${STS} --replicas=3`);
           const b = times(3, ctx.bounds.mysqlStart);
           const w = await scaleTo(ctx, STS, 3, b, 'one MySQL first start after another');
           // What the API server itself recorded (whole seconds): the watch's order must agree with it.
@@ -73,7 +74,7 @@ export const ordinals: Behaviour = {
           const record = { title: "API server's times (creationTimestamp, Ready lastTransitionTime)", rows };
           const events = eventTable('scale 0 → 3', w, ['added', 'ready'], [0, 1, 2]);
           // ms from pod i-1 Ready to pod i ADDED
-          const gap = (i: number) => gapMs(named(w.added, `mysql-${i}`), named(w.ready, `mysql-${i - 1}`));
+          const gap = (i: number) => gapMs(named(w.added, podName(i)), named(w.ready, podName(i - 1)));
           const vars = { order: orderOf(w.added), gap1: gap(1), gap2: gap(2) };
           return { tables: [events, record], w, api, vars };
         },
@@ -85,31 +86,31 @@ export const ordinals: Behaviour = {
             const what = `${next.pod} created (server) not before ${api[i]!.pod} turned Ready (server)`;
             expect(next.created, what).to.be.at.least(api[i]!.ready);
           });
-          after('mysql-1 ADDED', w.added[1], named(w.ready, 'mysql-0'));
-          after('mysql-2 ADDED', w.added[2], named(w.ready, 'mysql-1'));
+          after(`${P1} ADDED`, w.added[1], named(w.ready, P0));
+          after(`${P2} ADDED`, w.added[2], named(w.ready, P1));
         },
       }),
       step({
         id: 'update-partition',
-        title: 'rolling update, partition=1: mysql-2 then mysql-1 (after the new mysql-2 Ready), not mysql-0',
+        title: `rolling update, partition=1: ${P2} then ${P1} (after the new ${P2} Ready), not ${P0}`,
         async act(ctx) {
           oldRevision = (await readRevisions(ctx))?.currentRevision ?? '';
-          const kept = pod(ctx, 'mysql-0')!.metadata!.uid!;
-          phase('new pod template, partition=1  ≙ kubectl patch sts mysql (rollingUpdate.partition: 1)');
+          const kept = pod(ctx, P0)!.metadata!.uid!;
+          phase(`new pod template, partition=1  ≙ kubectl patch sts ${STS} (rollingUpdate.partition: 1)`);
           const seen = await rollout(ctx, STS, [2, 1], partition(1), NEW_TEMPLATE);
           rolloutAt = seen.t0;
-          // Ignoring the partition, the controller would replace mysql-0 on the new mysql-1's Ready as it did
-          // mysql-1 on the new mysql-2's: watch mysql-0 for 5 × that reaction (5 s…controllerReaction).
-          const reaction = ((seen.removing[1]?.at ?? 0) - (named(seen.ready, 'mysql-2')?.at ?? 0)) / 1000;
+          // Ignoring the partition, the controller would replace pod 0 on the new pod 1's Ready as it did
+          // pod 1 on the new pod 2's: watch pod 0 for 5 × that reaction (5 s…controllerReaction).
+          const reaction = ((seen.removing[1]?.at ?? 0) - (named(seen.ready, P2)?.at ?? 0)) / 1000;
           const cap = ctx.bounds.controllerReaction.seconds;
           const seconds = Math.min(cap, Math.max(5, Math.ceil(5 * reaction)));
-          const measured = `5 × the reaction seen here (new mysql-2 Ready → mysql-1 marked for deletion ${reaction.toFixed(1)}s)`;
+          const measured = `5 × the reaction seen here (new ${P2} Ready → ${P1} marked for deletion ${reaction.toFixed(1)}s)`;
           const why = `below partition=1 (window ${seconds}s: ${measured}, within 5…${cap}s)`;
-          const mysql0Kept = () => {
-            const m = pod(ctx, 'mysql-0')?.metadata;
-            return m?.uid === kept && !m.deletionTimestamp ? undefined : 'mysql-0 is being replaced';
+          const firstKept = () => {
+            const m = pod(ctx, P0)?.metadata;
+            return m?.uid === kept && !m.deletionTimestamp ? undefined : `${P0} is being replaced`;
           };
-          const window = holds(ctx.rec, mysql0Kept, { seconds, why, resources: ['pods'] });
+          const window = holds(ctx.rec, firstKept, { seconds, why, resources: ['pods'] });
           // The window that held, or why it did not.
           const held = await waiting(ctx, window).catch((err: Error) => err.message);
           newRevision = (await readRevisions(ctx))?.updateRevision ?? '';
@@ -121,41 +122,41 @@ export const ordinals: Behaviour = {
           onLiveWatch(w);
           orderedBy([2, 1], w.removing, 'update order (pods marked for deletion)');
           orderedBy([2, 1], w.gone, 'update order (pods removed)');
-          after('mysql-1 marked for deletion', w.removing[1], named(w.ready, 'mysql-2'));
-          expect(held, 'mysql-0 is below the partition').to.not.be.a('string');
+          after(`${P1} marked for deletion`, w.removing[1], named(w.ready, P2));
+          expect(held, `${P0} is below the partition`).to.not.be.a('string');
           expect(newRevision, 'a new revision').to.not.equal(oldRevision);
-          const expected = { 'mysql-0': oldRevision, 'mysql-1': newRevision, 'mysql-2': newRevision };
-          expect(revisions, 'mysql-0 on the old revision, the others on the new').to.deep.equal(expected);
+          const expected = { [P0]: oldRevision, [P1]: newRevision, [P2]: newRevision };
+          expect(revisions, `${P0} on the old revision, the others on the new`).to.deep.equal(expected);
         },
       }),
       step({
         id: 'update-rest',
-        title: 'partition=0: mysql-0 is replaced last, and every pod runs the new revision',
+        title: `partition=0: ${P0} is replaced last, and every pod runs the new revision`,
         async act(ctx) {
-          phase('partition=0, the rest  ≙ kubectl patch sts mysql (rollingUpdate.partition: 0)');
+          phase(`partition=0, the rest  ≙ kubectl patch sts ${STS} (rollingUpdate.partition: 0)`);
           const w = await rollout(ctx, STS, [0], partition(0));
           // Since the rollout began (a lab pauses in between): mysql-0 untouched until partition=0.
           const all = watched(ctx, STS, rolloutAt);
-          const early = all.removing.filter((m) => m.name === 'mysql-0' && m.at < w.t0);
+          const early = all.removing.filter((m) => m.name === `${P0}` && m.at < w.t0);
           return { ...replaced(ctx, w, [0], `revisions (new ${newRevision})`), all, early };
         },
         judge({ w, all, early, revisions }) {
           onLiveWatch(all);
           const touched = early.map((m) => `${m.name} uid ${m.uid} at ${new Date(m.at).toISOString()}`);
-          expect(touched, 'mysql-0 marked for deletion while partition=1 held it').to.deep.equal([]);
+          expect(touched, `${P0} marked for deletion while partition=1 held it`).to.deep.equal([]);
           orderedBy([0], w.removing, 'update order after partition=0 (pods marked for deletion)');
           orderedBy([0], w.gone, 'update order after partition=0 (pods removed)');
-          const expected = { 'mysql-0': newRevision, 'mysql-1': newRevision, 'mysql-2': newRevision };
+          const expected = { [P0]: newRevision, [P1]: newRevision, [P2]: newRevision };
           expect(revisions, 'every pod runs the new revision').to.deep.equal(expected);
         },
       }),
       step({
         id: 'scale-down',
-        title: 'scale 3→1: mysql-2 removed first, mysql-1 only after mysql-2 is gone',
+        title: `scale 3→1: ${P2} removed first, ${P1} only after ${P2} is gone`,
         async act(ctx) {
-          phase('scale to 1  ≙ kubectl scale sts mysql --replicas=1');
+          phase(`scale to 1  ≙ kubectl scale sts ${STS} --replicas=1`);
           const w = await scaleTo(ctx, STS, 1, times(2, ctx.bounds.mysqlStop), 'one graceful stop at a time');
-          const gap = gapMs(named(w.removing, 'mysql-1'), named(w.gone, 'mysql-2'));
+          const gap = gapMs(named(w.removing, P1), named(w.gone, P2));
           const vars = { order: orderOf(w.gone), gap };
           return { tables: [eventTable('scale 3 → 1', w, ['removing', 'gone'], [2, 1])], w, vars };
         },
@@ -163,7 +164,7 @@ export const ordinals: Behaviour = {
           onLiveWatch(w);
           orderedBy([2, 1], w.gone, 'deletion order');
           orderedBy([2, 1], w.removing, 'termination order');
-          after('mysql-1 Terminating', w.removing[1], w.gone[0]);
+          after(`${P1} Terminating`, w.removing[1], w.gone[0]);
         },
       }),
       step({
@@ -171,7 +172,7 @@ export const ordinals: Behaviour = {
         title: 'contrast, podManagementPolicy Parallel: scale 0→3, all three ADDED before any is Ready',
         async act(ctx) {
           const parallel = { ...SEED, name: PARALLEL, podManagementPolicy: 'Parallel' } as const;
-          const sts = renderSeed(ctx.ns, parallel).statefulSet;
+          const sts = renderWorkload(ctx.ns, parallel).statefulSet;
           phase(`create ${PARALLEL}: podManagementPolicy Parallel, 0 replicas`);
           await createAll(ctx, [sts]);
           phase(`scale to 3  ≙ kubectl scale sts ${PARALLEL} --replicas=3`);

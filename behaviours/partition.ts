@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
-import { SEED_OBJECTS, CLIENT_POD } from './support/seed.ts';
+import { CLIENT_POD, PROFILE, WORKLOAD_OBJECTS } from './support/workload.ts';
 import { plus } from '../lib/cluster/settings.ts';
 import { kubectl } from '../lib/cluster/shell.ts';
 import { isPodReady, pvcName } from '../lib/observe/k8s-facts.ts';
@@ -14,9 +14,10 @@ import { waitFor, type RunContext } from '../lib/run/run.ts';
 import { nodeRow, pod, podRow, readyPod, seconds, uidPrefix } from './support/pods.ts';
 import * as loss from './support/node-loss.ts';
 
-const { POD, CLAIM, VICTIM, OTHER } = loss;
-/** MariaDB on a datadir another server holds: "Can't lock aria control file … error: 11", or InnoDB's ibdata1. */
-const LOCK_MESSAGE = /Unable to lock|Can't lock/i;
+const { POD, CLAIM, VICTIM, OTHER, SERVER } = loss;
+/** What a second server logs on a datadir the first holds (the profile's secondWriter; its absence makes
+ * this behaviour not applicable). */
+const LOCK_MESSAGE = PROFILE.secondWriter ?? /$^/;
 
 /** Follows a pod's log until a line matches (`kubectl logs -f`: no polling), or gives up after `seconds`. */
 async function logLine(ctx: RunContext, name: string, pattern: RegExp, seconds: number) {
@@ -35,9 +36,12 @@ export const partition: Behaviour = {
   name: 'partition',
   title: 'the cut-off pod keeps running; a forced replacement would share its volume',
   plan: {
-    creates: [SEED_OBJECTS(1), CLIENT_POD],
+    creates: [WORKLOAD_OBJECTS(1), CLIENT_POD],
     faults: [`partition node ${VICTIM}`, 'delete pod', 'force delete pod'],
   },
+  notApplicable: PROFILE.secondWriter
+    ? undefined
+    : `its force-delete step judges the message a second server logs when the first holds the volume, and profile ${PROFILE.name} names none (secondWriter)`,
   steps() {
     let lost: loss.VictimLoss | undefined;
     let second: V1Pod | undefined;
@@ -46,16 +50,16 @@ export const partition: Behaviour = {
       loss.deployOnVictimStep,
       step({
         id: 'cut',
-        title: `cut ${VICTIM} off: Ready=Unknown, tainted, ${POD} evicted, no replacement, yet mysqld still runs there`,
+        title: `cut ${VICTIM} off: Ready=Unknown, tainted, ${POD} evicted, no replacement, yet ${SERVER} still runs there`,
         act: async (ctx) => (lost = await loss.loseVictim(ctx, 'cut')),
         judge(seen, ctx) {
           loss.judgeLoss(seen, ctx);
-          loss.stillRan(seen.mysqld!, 'the old mysqld keeps running on the cut-off node', true);
+          loss.stillRan(seen.mysqld!, `the old ${SERVER} keeps running on the cut-off node`, true);
         },
       }),
       step({
         id: 'force-delete',
-        title: `force delete starts a second mysqld on ${OTHER} on the same volume; the datadir lock keeps it from serving`,
+        title: `force delete starts a second ${SERVER} on ${OTHER} on the same volume; the datadir lock keeps it from serving`,
         async act(ctx) {
           phase(`force delete ${POD} (what the seed warns against)  ≙ kubectl delete pod ${POD} --force`);
           await ctx.faults.deletePod(ctx.ns, POD, { force: true });
@@ -74,14 +78,14 @@ export const partition: Behaviour = {
           ]);
           const ready = isPodReady(pod(ctx, POD));
           const row = (p: V1Pod, which: string, mariadbd: loss.Look, ready: string) =>
-            podRow(ctx, p, { pod: `${POD} (${which})`, mariadbd: loss.lookCell(mariadbd), ready });
+            podRow(ctx, p, { pod: `${POD} (${which})`, [SERVER]: loss.lookCell(mariadbd), ready });
           const rows = [
             row(lost!.before, 'old, force-deleted', oldRunning, 'unknown (cut off)'),
             row(second, 'new', newRunning, String(ready)),
           ];
           return {
             tables: [
-              { title: `two mysqld, one ${CLAIM}`, rows },
+              { title: `two ${SERVER}, one ${CLAIM}`, rows },
               { title: "the new server's log", rows: [{ line: lock }] },
             ],
             second,
@@ -93,15 +97,15 @@ export const partition: Behaviour = {
         judge({ second, oldRunning, ready, vars }) {
           expect(vars.node, `the second ${POD} runs on the other node`).to.equal(OTHER);
           expect(pvcName(second), `the second ${POD} mounts the same claim`).to.equal(CLAIM);
-          loss.stillRan(oldRunning, `mariadbd still running on ${VICTIM}`, true);
-          const lockFailed = 'the second mysqld cannot lock the datadir the first still holds';
+          loss.stillRan(oldRunning, `${SERVER} still running on ${VICTIM}`, true);
+          const lockFailed = `the second ${SERVER} cannot lock the datadir the first still holds`;
           expect(vars.lock, lockFailed).to.match(LOCK_MESSAGE);
           expect(ready, 'the second pod cannot serve while the first holds the datadir').to.equal(false);
         },
       }),
       step({
         id: 'reconnect',
-        title: `reconnect ${VICTIM}: its kubelet ends the old mysqld, the new ${POD} turns Ready, the row survived`,
+        title: `reconnect ${VICTIM}: its kubelet ends the old ${SERVER}, the new ${POD} turns Ready, the row survived`,
         async act(ctx) {
           phase(`reconnect ${VICTIM}  ≙ ${loss.faultCommand(ctx, 'reconnect')}`);
           const reconnectedAt = Date.now();
@@ -109,7 +113,7 @@ export const partition: Behaviour = {
           const nodeBack = await loss.victimBack(ctx, reconnectedAt);
           // If the new server gave up on the lock (it retries 30 s), it is in crash-loop back-off.
           const b = plus(ctx.bounds.crashLoopRestart, ctx.bounds.mysqlStart);
-          const ready = await waitFor(ctx, `the new ${POD} Ready once the old mysqld is gone`, b, () =>
+          const ready = await waitFor(ctx, `the new ${POD} Ready once the old ${SERVER} is gone`, b, () =>
             readyPod(ctx, POD, lost!.uid),
           );
           const readyAfter = seconds(reconnectedAt);
@@ -117,17 +121,17 @@ export const partition: Behaviour = {
           // What the cut-off node ran while nobody could look, from its own record (API provider).
           await loss.settleLooks(ctx, VICTIM, [lost!.mysqld!, oldRunning!]);
           const looks = [
-            { moment: 'end of the no-replacement window', mariadbd: loss.lookCell(lost!.mysqld!) },
-            { moment: 'second pod running', mariadbd: loss.lookCell(oldRunning!) },
+            { moment: 'end of the no-replacement window', [SERVER]: loss.lookCell(lost!.mysqld!) },
+            { moment: 'second pod running', [SERVER]: loss.lookCell(oldRunning!) },
           ];
           const node = { ...nodeRow(loss.victimNode(ctx), VICTIM), 'Ready after': `+${nodeBack}s` };
           const mariadbd = loss.lookCell(left);
-          const extra = { 'Ready after': `+${readyAfter}s`, [`mariadbd on ${VICTIM}`]: mariadbd, row: read };
+          const extra = { 'Ready after': `+${readyAfter}s`, [`${SERVER} on ${VICTIM}`]: mariadbd, row: read };
           return {
             tables: [
               { title: 'node', rows: [node] },
               { title: 'pods', rows: [podRow(ctx, ready, extra)] },
-              { title: `mariadbd on ${VICTIM} while it was cut off`, rows: looks },
+              { title: `${SERVER} on ${VICTIM} while it was cut off`, rows: looks },
             ],
             ready,
             vars: {
@@ -142,9 +146,9 @@ export const partition: Behaviour = {
         judge({ ready, vars }) {
           const uid = second?.metadata?.uid;
           expect(ready.metadata?.uid, `${POD} is the second pod of the force delete`).to.equal(uid);
-          loss.stillRan(lost!.mysqld!, `mariadbd on the cut-off ${VICTIM} at the end of the window`);
-          loss.stillRan(oldRunning!, `mariadbd on the cut-off ${VICTIM} while the second pod ran`);
-          expect(vars.left, 'the returning kubelet stopped the old mysqld').to.equal(0);
+          loss.stillRan(lost!.mysqld!, `${SERVER} on the cut-off ${VICTIM} at the end of the window`);
+          loss.stillRan(oldRunning!, `${SERVER} on the cut-off ${VICTIM} while the second pod ran`);
+          expect(vars.left, `the returning kubelet stopped the old ${SERVER}`).to.equal(0);
           expect(vars.row, 'the row written before the partition, read back').to.equal(loss.ROW);
         },
       }),

@@ -5,30 +5,28 @@ import { expect } from 'chai';
 import type { V1Pod } from '@kubernetes/client-node';
 import { worker } from '../lib/cluster/topology.ts';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
-import { SEED_OBJECTS, CLIENT_POD } from './support/seed.ts';
 import { identityOf, ipChanged, samePodIdentity, sameVolume, volumeOf } from '../lib/observe/evidence.ts';
 import { note, phase } from '../lib/run/console.ts';
 import { type RunContext, waitFor } from '../lib/run/run.ts';
-import { deploySeed, podRow, pvc, readyPod, seconds } from './support/pods.ts';
-import { answerOf, sql, startClient } from './support/mysql.ts';
+import { deployWorkload, podRow, pvc, readyPod, seconds } from './support/pods.ts';
+import { answerOf, readMarker, startClient, writeMarker } from './support/client.ts';
+import { claimOf, CLIENT_POD, hostOf, podName, THE_STS, WORKLOAD_OBJECTS } from './support/workload.ts';
 
-const POD = 'mysql-0';
-const HOST = `${POD}.mysql`;
+const POD = podName(0);
+const HOST = hostOf(POD);
 const ROW = 'written before the loss';
-const WRITE_ROW = `CREATE DATABASE lab; CREATE TABLE lab.notes (id INT PRIMARY KEY, text VARCHAR(64)); INSERT INTO lab.notes VALUES (1, '${ROW}')`;
 const WORKERS = [worker(1), worker(2)];
-const readRow = (ctx: RunContext) => sql(ctx, HOST, 'SELECT text FROM lab.notes WHERE id = 1');
 
 export const podLoss: Behaviour = {
   name: 'pod-loss',
   title: 'a lost pod comes back with the same name and volume',
-  plan: { creates: [SEED_OBJECTS(1), CLIENT_POD], faults: ['delete pod', 'force delete pod'] },
+  plan: { creates: [WORKLOAD_OBJECTS(1), CLIENT_POD], faults: ['delete pod', 'force delete pod'] },
   steps() {
     let current: V1Pod | undefined;
     /** The current pod's identity (name, uid, ip, node) and its volume's (pvc, pvcUid, pv). */
-    const identity = (ctx: RunContext) => ({ ...identityOf(current!), ...volumeOf(pvc(ctx, `pvc-${POD}`)!) });
+    const identity = (ctx: RunContext) => ({ ...identityOf(current!), ...volumeOf(pvc(ctx, claimOf(POD))!) });
 
-    // One loss: delete mysql-0, see what changed and what stayed; then reach the new pod by DNS.
+    // One loss: delete the pod, see what changed and what stayed; then reach the new pod by DNS.
     const lossSteps = (mode: 'graceful' | 'force', [deleteId, dnsId]: [string, string]) => [
       step({
         id: deleteId,
@@ -80,7 +78,7 @@ export const podLoss: Behaviour = {
         async act(ctx) {
           const ip = current!.status!.podIP!;
           const dns = await answerOf(ctx, HOST, [ip]);
-          const read = await readRow(ctx);
+          const read = await readMarker(ctx, POD);
           const tries = dns.tries === 1 ? '1 query' : `tries: ${dns.tries}`;
           note(`DNS ${HOST} -> ${dns.ips.join(',')} (TTL ${dns.ttl}s, ${tries})`);
           const rows = [{ name: HOST, answer: dns.ips.join(','), 'pod ip': ip, ttl: dns.ttl, row: read }];
@@ -96,16 +94,16 @@ export const podLoss: Behaviour = {
     return [
       step({
         id: 'deploy',
-        title: `deploy the seed StatefulSet (1 replica) and a client pod, write a row through ${HOST}`,
+        title: `deploy ${THE_STS} (1 replica) and a client pod, write a row through ${HOST}`,
         async act(ctx) {
-          phase('deploy the seed StatefulSet (1 replica) and a client pod');
-          await deploySeed(ctx, { replicas: 1, nodeNames: WORKERS });
+          phase(`deploy ${THE_STS} (1 replica) and a client pod`);
+          await deployWorkload(ctx, { replicas: 1, nodeNames: WORKERS });
           await startClient(ctx, WORKERS[0]);
           const b = ctx.bounds.mysqlStart;
           current = await waitFor(ctx, `${POD} Running and Ready`, b, () => readyPod(ctx, POD));
           phase('write a row before the loss');
-          await sql(ctx, HOST, WRITE_ROW);
-          const read = await readRow(ctx);
+          await writeMarker(ctx, POD, ROW);
+          const read = await readMarker(ctx, POD);
           const rows = [podRow(ctx, current, { row: read })];
           return { tables: [{ title: 'pods', rows }], read, vars: { row: read } };
         },

@@ -5,15 +5,15 @@
 import { expect } from 'chai';
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
-import { SEED_OBJECTS } from './support/seed.ts';
+import { claimOf, podName, STS, THE_STS, WORKLOAD_OBJECTS } from './support/workload.ts';
 import type { RecordedEvent } from '../lib/observe/recorder.ts';
 import { phase } from '../lib/run/console.ts';
 import { createAll, type RunContext, waitFor } from '../lib/run/run.ts';
-import { deploySeed, pvc, readyPod, seconds, uidPrefix } from './support/pods.ts';
+import { deployWorkload, pvc, readyPod, seconds, uidPrefix } from './support/pods.ts';
 import { scaleTo } from './support/scale.ts';
 
-const POD = 'mysql-0';
-const CLAIM = `pvc-${POD}`;
+const POD = podName(0);
+const CLAIM = claimOf(POD);
 /** Same class as the seed's claims; no pod mounts it, so nothing protects it. */
 const CONTROL = 'unused-claim';
 const CONTROL_SPEC = { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } };
@@ -46,7 +46,10 @@ const untilDeleted = (ctx: RunContext, claim: string, when = '') =>
 export const pvcProtection: Behaviour = {
   name: 'pvc-protection',
   title: 'a deleted PVC of a running pod waits, Terminating, until the pod is gone',
-  plan: { creates: [SEED_OBJECTS(1), `PVC ${CONTROL} (no pod uses it); deletes both claims`], faults: [] },
+  plan: {
+    creates: [WORKLOAD_OBJECTS(1), `PVC ${CONTROL} (no pod uses it); deletes both claims`],
+    faults: [],
+  },
   steps() {
     let podUid = '';
     const vars = { pod: POD, claim: CLAIM };
@@ -55,8 +58,8 @@ export const pvcProtection: Behaviour = {
         id: 'deploy',
         title: `${POD} Ready on ${CLAIM}; both claims carry the ${FINALIZER} finalizer`,
         async act(ctx) {
-          phase(`deploy the seed StatefulSet (1 replica) and a claim no pod uses, ${CONTROL}`);
-          await deploySeed(ctx, { replicas: 1 });
+          phase(`deploy ${THE_STS} (1 replica) and a claim no pod uses, ${CONTROL}`);
+          await deployWorkload(ctx, { replicas: 1 });
           const control = { kind: 'PersistentVolumeClaim', metadata: { name: CONTROL }, spec: CONTROL_SPEC };
           await createAll(ctx, [{ apiVersion: 'v1', ...control }]);
           const pod = await waitFor(ctx, `${POD} Ready`, ctx.bounds.mysqlStart, () => readyPod(ctx, POD));
@@ -107,8 +110,8 @@ export const pvcProtection: Behaviour = {
         id: 'pod-gone',
         title: `once ${POD} is gone, ${CLAIM} is removed — after the pod, never before`,
         async act(ctx) {
-          phase(`scale the StatefulSet to 0  ≙ kubectl scale sts mysql --replicas=0`);
-          const { t0: at } = await scaleTo(ctx, 'mysql', 0, ctx.bounds.mysqlStop, 'one graceful stop');
+          phase(`scale the StatefulSet to 0  ≙ kubectl scale sts ${STS} --replicas=0`);
+          const { t0: at } = await scaleTo(ctx, STS, 0, ctx.bounds.mysqlStop, 'one graceful stop');
           const claimGone = await untilDeleted(ctx, CLAIM, ' once its pod is gone');
           const podGone = deletedOnWatch(ctx, POD, 'pods');
           const when = (e: RecordedEvent | undefined) => (e ? `+${seconds(at, e.at)}s` : 'not seen');

@@ -4,7 +4,6 @@
 import { expect } from 'chai';
 import type { V1PersistentVolume, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { step, type Behaviour } from '../lib/behaviour/model.ts';
-import { SEED_OBJECTS, CLIENT_POD } from './support/seed.ts';
 import { times } from '../lib/cluster/settings.ts';
 import { kubectl } from '../lib/cluster/shell.ts';
 import { worker } from '../lib/cluster/topology.ts';
@@ -13,20 +12,19 @@ import { pvcName } from '../lib/observe/k8s-facts.ts';
 import type { RecordedEvent } from '../lib/observe/recorder.ts';
 import { note, phase } from '../lib/run/console.ts';
 import { type RunContext, waitFor } from '../lib/run/run.ts';
-import { deploySeed, pod, podRow, pvc } from './support/pods.ts';
-import { answerOf, sql, startClient } from './support/mysql.ts';
+import { deployWorkload, pod, podRow, pvc } from './support/pods.ts';
+import { answerOf, readMarker, startClient, writeMarker } from './support/client.ts';
+import { claimOf, CLIENT_POD, hostOf, podName, STS, THE_STS, WORKLOAD_OBJECTS } from './support/workload.ts';
 import { podsOf, scaleTo, settled, type Watched } from './support/scale.ts';
 
-const STS = 'mysql';
 const [REPLICAS, SCALED] = [3, 1];
-const PODS = Array.from({ length: REPLICAS }, (_, i) => `${STS}-${i}`);
-const PVCS = PODS.map((p) => `pvc-${p}`);
+const PODS = Array.from({ length: REPLICAS }, (_, i) => podName(i));
+const PVCS = PODS.map(claimOf);
 /** The ordinals a scale-down from REPLICAS to SCALED removes, highest first; the row is on the first. */
 const CONDEMNED = PODS.slice(SCALED).reverse();
 const POD = CONDEMNED[0]!;
-const HOST = `${POD}.mysql`;
+const HOST = hostOf(POD);
 const ROW = `written to ${POD} before the scale-down`;
-const WRITE = `CREATE DATABASE lab; CREATE TABLE lab.notes (id INT PRIMARY KEY, text VARCHAR(64)); INSERT INTO lab.notes VALUES (1, '${ROW}')`;
 const POLICY = 'persistentVolumeClaimRetentionPolicy';
 const [PVC, PV] = ['persistentvolumeclaims', 'persistentvolumes'];
 const [RETAIN, DELETE] = ['Retain', 'Delete'].map((whenScaled) => ({ whenScaled, whenDeleted: 'Retain' }));
@@ -55,7 +53,6 @@ function assertPvcsKept(before: VolumeRow[], after: VolumeRow[]): void {
 const deleted = (e: RecordedEvent) => e.type === 'DELETED';
 const secs = (t0: number, e?: { at: number }) => (e ? Math.round((e.at - t0) / 100) / 10 : undefined);
 const names = (vs: VolumeRow[]) => vs.map((v) => v.pvc);
-const readRow = (ctx: RunContext) => sql(ctx, HOST, 'SELECT text FROM lab.notes WHERE id = 1');
 const pvcTable = (ctx: RunContext, when: string) => ({ title: `PVCs ${when}`, rows: pvcRows(ctx) });
 const liveSts = (c: RunContext) => c.kube.apps.readNamespacedStatefulSet({ name: STS, namespace: c.ns });
 const policy = (sts: V1StatefulSet) => ({ whenScaled: 'unset', whenDeleted: 'unset', ...sts.spec?.[POLICY] });
@@ -78,11 +75,11 @@ async function scaledDown(ctx: RunContext, pvcsGo: boolean) {
   /** The first event of `name` since the patch that `is`. */
   const first = (res: string, name: string, is = deleted) =>
     ctx.rec.history(res, name).find((e) => e.at >= at && is(e));
-  const gone = () => CONDEMNED.every((n) => first(PVC, `pvc-${n}`));
+  const gone = () => CONDEMNED.every((n) => first(PVC, claimOf(n)));
   // The garbage collector deletes an owned PVC within seconds of its owner pod.
   if (pvcsGo) await waitFor(ctx, `the PVCs of ${CONDEMNED} DELETED`, ctx.bounds.controllerReaction, gone);
   const timeline = CONDEMNED.map((n) => {
-    const pvc = `pvc-${n}`;
+    const pvc = claimOf(n);
     const owned = (e: RecordedEvent) =>
       !!e.object.metadata?.ownerReferences?.some((o) => o.kind === 'Pod' && o.name === n);
     const events = [first(PVC, pvc, owned), first('pods', n), first(PVC, pvc)];
@@ -100,7 +97,7 @@ async function scaledDown(ctx: RunContext, pvcsGo: boolean) {
   const tables = [pods, beforeTable, steps, { title: 'PVCs after the scale-down', rows }];
   const podsGone = Math.max(...timeline.map((t) => t.podDeleted ?? NaN));
   const phases = rows.map((r) => `${r.pvc} ${r.phase}`).join(', ');
-  const pvcs = CONDEMNED.map((n) => `pvc-${n}`).join(', ');
+  const pvcs = CONDEMNED.map(claimOf).join(', ');
   const vars = { pods: CONDEMNED.join(', '), seconds: podsGone, pvcs, phases };
   const deletedPvcs = ctx.rec.history(PVC).flatMap((e) => (deleted(e) ? [e.name] : []));
   return { tables, before, now: rows.filter((r) => r.exists), rows, timeline, deletedPvcs, vars };
@@ -109,7 +106,7 @@ async function scaledDown(ctx: RunContext, pvcsGo: boolean) {
 export const pvcRetention: Behaviour = {
   name: 'pvc-retention',
   title: 'scale-down keeps the PVCs by default, scale-up reuses them with their data',
-  plan: { creates: [SEED_OBJECTS(3), CLIENT_POD], faults: [] },
+  plan: { creates: [WORKLOAD_OBJECTS(3), CLIENT_POD], faults: [] },
   steps() {
     let [first, kept]: [V1Pod[], VolumeRow[]] = [[], []];
     return [
@@ -117,15 +114,15 @@ export const pvcRetention: Behaviour = {
         id: 'deploy',
         title: `deploy ${REPLICAS} replicas with no retention policy and write a row on ${POD}: the live default policy is Retain, Retain`,
         async act(ctx) {
-          phase(`deploy the seed StatefulSet (${REPLICAS} replicas, no retention policy) and a client pod`);
-          await deploySeed(ctx, { replicas: REPLICAS, nodeNames: [worker(1), worker(2)] });
+          phase(`deploy ${THE_STS} (${REPLICAS} replicas, no retention policy) and a client pod`);
+          await deployWorkload(ctx, { replicas: REPLICAS, nodeNames: [worker(1), worker(2)] });
           await startClient(ctx, worker(1));
           const starts = times(REPLICAS, ctx.bounds.mysqlStart);
           await settled(ctx, STS, REPLICAS, starts, 'OrderedReady: one at a time');
           [first, kept] = [podsOf(ctx, STS), volumes(ctx)];
           phase(`write a row into ${POD} before the scale-down`);
-          await sql(ctx, HOST, WRITE);
-          const read = await readRow(ctx);
+          await writeMarker(ctx, POD, ROW);
+          const read = await readMarker(ctx, POD);
           const live = policy(await liveSts(ctx));
           const rows = first.map((p) => podRow(ctx, p, { row: p.metadata!.name === POD ? read : '' }));
           const tables = [{ title: 'pods', rows }, policyTable(live)];
@@ -160,14 +157,14 @@ export const pvcRetention: Behaviour = {
           const again = podsOf(ctx, STS).slice(SCALED);
           const ip = again.at(-1)!.status!.podIP!;
           const dns = await answerOf(ctx, HOST, [ip]);
-          const read = await readRow(ctx);
+          const read = await readMarker(ctx, POD);
           const now = volumes(ctx);
           const rows = old.flatMap((o, i) => [podVolume(o, kept), podVolume(again[i]!, now, up)]);
           const ids = { title: 'pods before the scale-down and after the scale-up', rows };
           const data = [{ name: HOST, answer: `${dns.ips}`, 'pod ip': ip, queries: dns.tries, row: read }];
           const tables = [ids, pvcTable(ctx, 'after the scale-up'), { title: 'DNS and data', rows: data }];
-          const mine = now.find((v) => v.pvc === `pvc-${POD}`);
-          const vars = { pvc: `pvc-${POD}`, uid: mine?.uid ?? '-', pv: mine?.pv ?? '-', row: read, ip };
+          const mine = now.find((v) => v.pvc === claimOf(POD));
+          const vars = { pvc: claimOf(POD), uid: mine?.uid ?? '-', pv: mine?.pv ?? '-', row: read, ip };
           return { tables, old, again, now, ip, answer: dns.ips, read, vars };
         },
         judge(seen) {

@@ -13,7 +13,7 @@ import { LAB_BIN, REPO_ROOT } from '../lib/cluster/paths.ts';
 import { isPodReady } from '../lib/observe/k8s-facts.ts';
 import { until } from '../lib/observe/waits.ts';
 import { closeRun, createAll, openRun } from '../lib/run/run.ts';
-import { renderSeed } from '../behaviours/support/seed.ts';
+import { renderWorkload } from '../behaviours/support/workload.ts';
 import { chainsaw, harness, kubectlPoll, kubectlWait, type Contender } from './bench/contenders.ts';
 
 const RUNS = Number(process.env.LAB_BENCH_RUNS ?? 20);
@@ -44,8 +44,7 @@ const run = await openRun('bench');
 const { kube, ns, rec, bounds } = run.ctx;
 let failed = false;
 try {
-  const seed = renderSeed(ns, { replicas: 1 });
-  await createAll(run.ctx, [seed.secret, seed.service, seed.statefulSet]);
+  await createAll(run.ctx, renderWorkload(ns, { replicas: 1 }).objects);
   const start = bounds.mysqlStart;
   const readyPod = (other?: string) => {
     const p = rec.get<V1Pod>('pods', POD, ns);

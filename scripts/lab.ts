@@ -65,6 +65,11 @@ function runAll(lang: Lang, pause: boolean): number {
 }
 
 async function main(): Promise<number> {
+  // The labs' words (text.yaml) tell the seed's story: its names, its MySQL.
+  if (process.env.LAB_PROFILE && process.env.LAB_PROFILE !== 'mysql')
+    throw new UsageError(
+      `LAB_PROFILE=${process.env.LAB_PROFILE}: the labs show the seed's MySQL only; run another profile's behaviours with npm run scenario -- --profile ${process.env.LAB_PROFILE}`,
+    );
   const cmd = parseLabArgs(process.argv.slice(2), LAB_NAMES);
   const ui = loadUi();
   if (cmd.command === 'help') {

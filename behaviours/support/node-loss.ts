@@ -19,26 +19,25 @@ import { isPodReady, nodeReadyStatus, pvcName } from '../../lib/observe/k8s-fact
 import { holds, InvariantBroken } from '../../lib/observe/waits.ts';
 import { note, phase } from '../../lib/run/console.ts';
 import { waitFor, waiting, type RunContext } from '../../lib/run/run.ts';
-import { deploySeed, nodeRow, pod, podRow, pvc, readyPod, seconds, uidPrefix, pvPrefix } from './pods.ts';
-import { sql, startClient } from './mysql.ts';
-import type { SeedOptions } from './seed.ts';
+import { deployWorkload, nodeRow, pod, podRow, pvc, readyPod, seconds, uidPrefix, pvPrefix } from './pods.ts';
+import { readMarker, startClient, writeMarker } from './client.ts';
+import { claimOf, podName, PROFILE, THE_STS, type WorkloadOptions } from './workload.ts';
 
 export const VICTIM = worker(3);
 export const OTHER = worker(2);
 /** Seconds the pods tolerate the unreachable/not-ready taints (their template, not the cluster default). */
 export const TOLERATION = 10;
-export const POD = 'mysql-0';
-export const CLAIM = `pvc-${POD}`;
+export const POD = podName(0);
+export const CLAIM = claimOf(POD);
 export const ROW = 'written before the node was lost';
 
 export const victimNode = (ctx: RunContext) => ctx.rec.get<V1Node>('nodes', VICTIM);
-export const readRow = (ctx: RunContext) =>
-  sql(ctx, `${POD}.mysql`, 'SELECT text FROM lab.notes WHERE id = 1');
+export const readRow = (ctx: RunContext) => readMarker(ctx, POD);
 const unreachableTaint = (n: V1Node | undefined) =>
   n?.spec?.taints?.find((t) => t.key === 'node.kubernetes.io/unreachable' && t.effect === 'NoExecute');
 
 /** The seed StatefulSet with one replica that prefers the victim node and may move to OTHER. */
-export function seedOnVictim(storageClass: 'shared' | 'standard'): SeedOptions {
+export function onVictim(storageClass: 'shared' | 'standard'): WorkloadOptions {
   const nodes = { nodeNames: [VICTIM, OTHER], preferNode: VICTIM };
   return { replicas: 1, storageClass, tolerationSeconds: TOLERATION, ...nodes };
 }
@@ -62,16 +61,15 @@ export function volumeRow(ctx: RunContext, claim: string) {
 /** The first step of node-stop and partition: mysql-0 on the victim, on a volume free to move. */
 export const deployOnVictimStep = step({
   id: 'deploy',
-  title: `deploy the seed StatefulSet on the shared class preferring ${VICTIM}, a client, and a row`,
+  title: `deploy ${THE_STS} on the shared class preferring ${VICTIM}, a client, and a row`,
   async act(ctx) {
     await victimBack(ctx); // a previous run's repair may still be booting it
     note(`live settings: ${Object.values(ctx.settings.sources).join('; ')}`);
-    phase(`deploy the seed StatefulSet on the shared class, preferring ${VICTIM}`);
-    await deploySeed(ctx, seedOnVictim('shared'));
+    phase(`deploy ${THE_STS} on the shared class, preferring ${VICTIM}`);
+    await deployWorkload(ctx, onVictim('shared'));
     await startClient(ctx, worker(1)); // neither the victim nor where mysql-0 moves: it outlives both
     const p = await waitFor(ctx, `${POD} Ready`, ctx.bounds.mysqlStart, () => readyPod(ctx, POD));
-    const table = `CREATE DATABASE lab; CREATE TABLE lab.notes (id INT PRIMARY KEY, text VARCHAR(64))`;
-    await sql(ctx, `${POD}.mysql`, `${table}; INSERT INTO lab.notes VALUES (1, '${ROW}')`);
+    await writeMarker(ctx, POD, ROW);
     const read = await readRow(ctx);
     const volume = volumeRow(ctx, CLAIM);
     const tables = [
@@ -185,7 +183,7 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const terminating = deleting ? `since ${new Date(deleting).toISOString().slice(11, 19)}` : 'no';
   const podNow = { pod: podName, uid: uidPrefix(now?.metadata?.uid), node: now?.spec?.nodeName };
   const state = { 'API phase': now?.status?.phase, terminating, ready: isPodReady(now) };
-  const mariadbd = mysqld === undefined ? {} : { 'mariadbd on the node': lookCell(mysqld) };
+  const mariadbd = mysqld === undefined ? {} : { [`${SERVER} on the node`]: lookCell(mysqld) };
   const history = { 'UIDs since': uids.map(uidPrefix).join(','), ...mariadbd };
   const after = (ms: number | undefined) => (ms === undefined ? '-' : seconds(lostAt, ms));
   const at = (ms?: number) => (ms !== undefined && ms < lostAt ? `${after(ms)}s` : `+${after(ms)}s`);
@@ -240,8 +238,9 @@ export function judgeLoss(loss: VictimLoss, ctx: RunContext): void {
   noReplacementDuring(ctx.rec.events, lostPodOf(loss.before), loss.window);
 }
 
-/** The server process the seed's pods run, as a node's process list shows it. */
-export const MYSQLD = 'mariadbd';
+/** The profile's server process on a node: pgrep's pattern, and as the tables name it. */
+export const MYSQLD = PROFILE.process;
+export const SERVER = MYSQLD.replaceAll('|', '/');
 
 /** A look at a node's mariadbd at one moment. `count` is absent while it cannot be known yet: a node
  * the API provider cut off can only be read from its own record once it returns (settleLooks). */
@@ -277,6 +276,6 @@ export function stillRan(l: Look, what: string, judgedLater = false): void {
   if (l.count === undefined && judgedLater) return;
   expect(
     l.count,
-    `${what} (mariadbd on ${VICTIM} at ${new Date(l.at).toISOString().slice(11, 23)})`,
+    `${what} (${SERVER} on ${VICTIM} at ${new Date(l.at).toISOString().slice(11, 23)})`,
   ).to.be.above(0);
 }

@@ -1,10 +1,10 @@
-// What most behaviours share: deploying the seed, its pods and claims as recorded, and the compact
+// What most behaviours share: deploying the profile's workload, its pods and claims as recorded, and the compact
 // rows they show (name, UID prefix, IP, node, PVC, PV).
-import type { KubernetesObject, V1Node, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import { isPodReady, nodeReadyStatus, pvcName } from '../../lib/observe/k8s-facts.ts';
 import type { Row } from '../../lib/lab/table.ts';
 import { createAll, type RunContext } from '../../lib/run/run.ts';
-import { renderSeed, type SeedOptions } from './seed.ts';
+import { renderWorkload, type WorkloadOptions } from './workload.ts';
 
 /** The first 8 characters of a UID: enough to tell two pods apart on a slide. */
 export const uidPrefix = (uid: string | undefined) => (uid ? uid.slice(0, 8) : '-');
@@ -15,10 +15,9 @@ export const pvPrefix = (pv: string | undefined) =>
 
 export const seconds = (fromMs: number, toMs = Date.now()) => ((toMs - fromMs) / 1000).toFixed(1);
 
-/** Deploys the seed's Secret, headless Service and StatefulSet in the lab's namespace. */
-export async function deploySeed(ctx: RunContext, options: SeedOptions): Promise<void> {
-  const { secret, service, statefulSet } = renderSeed(ctx.ns, options);
-  await createAll(ctx, [secret, service, statefulSet as KubernetesObject]);
+/** Deploys the profile's objects (its headless Service and StatefulSet among them) in the lab's namespace. */
+export async function deployWorkload(ctx: RunContext, options: WorkloadOptions): Promise<void> {
+  await createAll(ctx, renderWorkload(ctx.ns, options).objects);
 }
 
 export const pod = (ctx: RunContext, name: string) => ctx.rec.get<V1Pod>('pods', name, ctx.ns);

@@ -30,6 +30,9 @@ export interface Behaviour {
   /** What a run creates and injects, said before it is run (`--plan`); a run that injects a fault
    * its plan does not name fails. */
   plan: { creates: string[]; faults: string[] };
+  /** Set when the workload profile cannot give what it needs (e.g. a second writer's lock message):
+   * the runners then report it not applicable, with this reason, and run none of its steps. */
+  notApplicable?: string;
 }
 
 /** Ties a step's act and judge together with one observation type. */

@@ -174,7 +174,7 @@ export function apiNodes(kube: Kube, image = agentImage()): NodeFaultProvider {
         throw new Error(
           `${node} is ${live.kind === 'stop' ? 'stopped' : 'cut off'} through the API: nothing can look into it until it returns; what ran there meanwhile is read from its watchdog's record (countsDuring)`,
         );
-      return Number((await run(node, `pgrep -c ${name} || [ $? -eq 1 ]`)).trim() || 0);
+      return Number((await run(node, `pgrep -c '${name}' || [ $? -eq 1 ]`)).trim() || 0);
     },
     async countsDuring(node) {
       const id = last.get(node);

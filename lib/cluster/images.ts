@@ -1,7 +1,9 @@
 // How cluster:up chooses its images: built here from package registries (the default, and the only
 // way on machines without a container registry), or stock images where the internet is reachable;
 // and whether the nodes hold an image (the conformance suite's, loaded after the cluster is up).
+import { join } from 'node:path';
 import { $ } from 'zx';
+import { CLUSTER_NAME, KIND_CLUSTER_LABEL, LAB_BIN } from './paths.ts';
 
 export type ImageMode = 'airgapped' | 'stock';
 
@@ -85,4 +87,31 @@ export async function imagesMissingOnNodes(
     }
   }
   return missing;
+}
+
+/** The lab cluster's node containers, by name. */
+export async function labNodeContainers(): Promise<string[]> {
+  const out = await $`docker ps -a --filter label=${KIND_CLUSTER_LABEL}=${CLUSTER_NAME} --format {{.Names}}`;
+  return out.stdout.split('\n').filter(Boolean).sort();
+}
+
+/**
+ * Puts Docker's `images` on each of `nodes` that lacks them or holds another build (`kind load`),
+ * then looks again; returns the images it loaded. The caller has proven the cluster is ours.
+ */
+export async function loadOntoNodes(nodes: string[], images: string[]): Promise<string[]> {
+  const ids = new Map<string, string>();
+  for (const image of images)
+    ids.set(image, (await $`docker image inspect -f {{.Id}} ${image}`.quiet()).stdout.trim());
+  const toLoad = [...new Set((await imagesMissingOnNodes(nodes, images, ids)).map((m) => m.image))];
+  if (toLoad.length)
+    await $({
+      stdio: ['ignore', 'inherit', 'inherit'],
+    })`${join(LAB_BIN, 'kind')} load docker-image --name ${CLUSTER_NAME} ${toLoad}`;
+  const after = await imagesMissingOnNodes(nodes, images, ids);
+  if (after.length)
+    throw new Error(
+      `images missing on nodes after loading: ${after.map((m) => `${m.image} on ${m.node}: ${m.problem}`).join('; ')}`,
+    );
+  return toLoad;
 }

@@ -165,7 +165,7 @@ export const kindNodes: NodeFaultProvider = {
   async processes(node, name) {
     // pgrep's exit 1 (none) is made 0 inside the node; any other failure (a stopped node, a failed
     // docker exec, which also exits 1) throws: it must not read as "none".
-    const r = await $`docker exec ${node} sh -c ${`pgrep -a ${name} || [ $? -eq 1 ]`}`.quiet();
+    const r = await $`docker exec ${node} sh -c ${`pgrep -a '${name}' || [ $? -eq 1 ]`}`.quiet();
     return r.stdout.split('\n').filter(Boolean).length;
   },
   async kubeletJournal(node) {

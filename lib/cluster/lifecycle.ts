@@ -338,9 +338,9 @@ async function bringUp(): Promise<void> {
         await waitHealthy();
       });
       await stage('check pod network', repairPodNetworks);
-    } catch {
+    } catch (err) {
       console.log(
-        `[cluster] the existing cluster is not healthy; what it shows:\n${await explainUnhealthy()}\n[cluster] recreating it`,
+        `[cluster] the existing cluster is not healthy (${err instanceof Error ? err.message : String(err)}); what it shows:\n${await explainUnhealthy()}\n[cluster] recreating it`,
       );
       await stage('delete broken cluster', deleteCluster);
       containers = [];

@@ -19,7 +19,6 @@ import { $ } from 'zx';
 import * as k8s from '@kubernetes/client-node';
 import {
   CLUSTER_NAME,
-  KIND_CLUSTER_LABEL,
   KUBECONFIG_PATH,
   KUBE_CONTEXT,
   LAB_BIN,
@@ -30,7 +29,13 @@ import {
 import { connect, type Kube } from '../cluster/kube.ts';
 import { proveOwnership } from '../cluster/ownership.ts';
 import { kubectl } from '../cluster/shell.ts';
-import { chooseImages, imagesMissingOnNodes, parseVersions, type ImageMode } from '../cluster/images.ts';
+import {
+  chooseImages,
+  labNodeContainers,
+  loadOntoNodes,
+  parseVersions,
+  type ImageMode,
+} from '../cluster/images.ts';
 import { CONTROL_PLANE } from '../cluster/topology.ts';
 import { acquireNodeFaultLock, processAlive, readLock, releaseNodeFaultLock } from '../cluster/lock.ts';
 import { pendingUndos, type UndoAction } from '../faults/journal.ts';
@@ -72,11 +77,6 @@ async function timed<T>(timings: Record<string, number>, what: string, work: () 
   timings[what] = (performance.now() - t0) / 1000;
   log(`${what}: ${timings[what].toFixed(1)}s`);
   return result;
-}
-
-async function nodeContainers(): Promise<string[]> {
-  const out = await $`docker ps -a --filter label=${KIND_CLUSTER_LABEL}=${CLUSTER_NAME} --format {{.Names}}`;
-  return out.stdout.split('\n').filter(Boolean).sort();
 }
 
 /** Refuses while any node fault is journaled or a run holds the node-fault lock: the suite needs every node. */
@@ -135,14 +135,6 @@ async function clusterKubectl(version: string): Promise<string> {
   return path;
 }
 
-/** Docker's id of each image, so a node holding another build under the same tag is caught. */
-async function dockerIds(images: string[]): Promise<Map<string, string>> {
-  const ids = new Map<string, string>();
-  for (const image of images)
-    ids.set(image, (await $`docker image inspect -f {{.Id}} ${image}`).stdout.trim());
-  return ids;
-}
-
 /**
  * Everything before the suite runs: ownership, schedulable nodes, the e2e binary, the images on
  * every node, the cluster's kubectl. Refuses (RefusedError) with what to do.
@@ -151,7 +143,7 @@ export async function prepare(): Promise<Prepared> {
   const timings: Record<string, number> = {};
   const versions = parseVersions(readFileSync(join(REPO_ROOT, 'scripts/versions.env'), 'utf8'));
   const mode = chooseImages(process.env, versions).mode;
-  const nodes = await nodeContainers();
+  const nodes = await labNodeContainers();
   if (!nodes.length)
     throw new RefusedError(`there is no cluster named ${CLUSTER_NAME}: run npm run cluster:up first.`);
   // Before anything is loaded or run: the node containers and the API server both say it is ours.
@@ -181,22 +173,10 @@ export async function prepare(): Promise<Prepared> {
     );
   if (mode === 'airgapped') {
     await timed(timings, 'images (build or cache)', () => buildScript('e2e-images.sh'));
-    const ids = await dockerIds(images);
-    const before = await imagesMissingOnNodes(nodes, images, ids);
-    if (before.length) {
-      const toLoad = [...new Set(before.map((m) => m.image))];
-      await timed(
-        timings,
-        `load ${toLoad.length} image(s) into ${nodes.length} nodes`,
-        () => $({ stdio: 'inherit' })`kind load docker-image --name ${CLUSTER_NAME} ${toLoad}`,
-      );
-    }
-    const after = await imagesMissingOnNodes(nodes, images, ids);
-    if (after.length)
-      throw new Error(
-        `images missing on nodes after loading: ${after.map((m) => `${m.image} on ${m.node}: ${m.problem}`).join('; ')}`,
-      );
-    log(`on every node: ${images.join(', ')}`);
+    const loaded = await timed(timings, `images onto ${nodes.length} nodes`, () =>
+      loadOntoNodes(nodes, images),
+    );
+    log(`on every node: ${images.join(', ')} (loaded now: ${loaded.join(', ') || 'none'})`);
   } else {
     log(`stock images: the kubelets pull ${images.join(', ')} themselves`);
   }

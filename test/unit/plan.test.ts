@@ -25,8 +25,13 @@ describe('plan', () => {
       target: { context: 'staging', kubeconfig: '/k', foreign: true },
       consent: { nodes: ['w2'], namespaces: true },
       provider: 'api',
-      behaviours: [behaviour],
+      profile: { name: 'pg', file: '/p/pg.yaml', description: 'a database' },
+      behaviours: [behaviour, { ...behaviour, name: 'c', notApplicable: 'it needs a lock message' }],
     }).join('\n');
+    expect(lines).to.include('workload: profile pg (a database; /p/pg.yaml)');
+    expect(lines).to.include(
+      'c: a behaviour\n  not applicable to profile pg: it needs a lock message; creates',
+    );
     expect(lines).to.include('target: context staging (/k)').and.include('consent: may fault w2');
     expect(lines).to.include('node faults: through the API').and.include('statefulset-lab-agents');
     expect(lines)
