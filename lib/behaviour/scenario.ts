@@ -44,15 +44,9 @@ export function describeBehaviour(b: Behaviour, profile: string): void {
     }
 
     afterEach(function () {
-      const t = this.currentTest;
-      if (t)
-        verdicts.push({
-          title: t.title,
-          state: t.state ?? 'pending',
-          at: Date.now(),
-          ms: t.duration,
-          message: t.err?.message,
-        });
+      if (!this.currentTest) return;
+      const { title, state = 'pending', duration: ms, err } = this.currentTest;
+      verdicts.push({ title, state, at: Date.now(), ms, message: err?.message });
     });
 
     after(async function () {
