@@ -10,25 +10,18 @@ import { Pauser } from './pause.ts';
 import { displayWidth, padCells, renderTable, wrap } from './table.ts';
 import { fill, LabTextError, type Lang, type LabText, type StepText, type UiText } from './text.ts';
 
-export interface RunResult {
-  held: number;
-  total: number;
-  failed: boolean;
-}
-
 /**
  * Every step in code with its words, or none when the lab hides it. The words must name steps of
  * the behaviour, in the behaviour's order: a lab shows a subset, it never adds a step.
  */
 export function matchSteps(def: Behaviour, text: LabText): Array<[Step, StepText | undefined]> {
   const code = def.steps();
-  const ids = (xs: Array<{ id: string }>) => xs.map((x) => x.id).join(', ');
   let next = 0;
   for (const words of text.steps) {
     const at = code.findIndex((s, i) => i >= next && s.id === words.id);
     if (at < 0)
       throw new LabTextError(
-        `lab ${def.name}: labs/${def.name}/text.yaml has words for step "${words.id}", which behaviours/${def.name}.ts ${code.some((s) => s.id === words.id) ? 'has earlier in its order' : 'does not have'} (its steps: ${ids(code)})`,
+        `lab ${def.name}: labs/${def.name}/text.yaml has words for step "${words.id}", which behaviours/${def.name}.ts ${code.some((s) => s.id === words.id) ? 'has earlier in its order' : 'does not have'} (its steps: ${code.map((s) => s.id).join(', ')})`,
       );
     next = at + 1;
   }
@@ -42,7 +35,7 @@ export async function runLab(
   text: LabText,
   ui: UiText,
   { lang, pause }: { lang: Lang; pause: boolean },
-): Promise<RunResult> {
+) {
   const write = (s: string) => console.log(s);
   const width = Math.min(process.stdout.columns ?? 100, 110); // the terminal's, else 100
   const u = (key: string, vars?: Record<string, string | number>) => fill(ui[key]?.[lang] ?? key, vars);
@@ -52,8 +45,7 @@ export async function runLab(
   const pauser = new Pauser(pause);
   const started = performance.now();
 
-  write('');
-  write(`━━━ ${u('lab', { name: text.name, title: text.title[lang] })} ━━━`);
+  write(`\n━━━ ${u('lab', { name: text.name, title: text.title[lang] })} ━━━`);
   write(wrap(`${u('goal')}: ${text.goal[lang]}`, width, '  '));
   write(u('preparing'));
   // The lab shows its own tables and words; the scenario's English narration only goes to the story.
@@ -65,7 +57,7 @@ export async function runLab(
   write(u('about', { seed: text.seed, minutes: text.minutes, steps: steps.length, ns: ctx.ns }));
   write(wrap(u('cleanupPromise'), width));
 
-  const result: RunResult = { held: 0, total: steps.length, failed: false };
+  const result = { held: 0, total: steps.length, failed: false };
   const labels = ['whatHappens', 'seedPredicts', 'watch', 'kubectl'].map((k) => u(k));
   const col = Math.max(...labels.map(displayWidth)) + 2;
   try {
@@ -110,10 +102,9 @@ export async function runLab(
     write(u('cleaning', { ns: ctx.ns }));
     try {
       const unsaid = unplanned(def, ctx.faults.injected);
-      if (unsaid.length) {
-        result.failed = true;
+      if (unsaid.length)
         write(wrap(`✘ ${def.name} injected what its plan does not name: ${unsaid.join('; ')}`, width, '  '));
-      }
+      result.failed ||= unsaid.length > 0;
       const state = result.failed || result.held < result.total ? 'failed' : 'passed';
       const verdicts = [{ title: def.name, state, at: Date.now() } as const];
       const closed = await closeRun(run, { verdicts, artifacts: false, waitGone: true });
