@@ -25,7 +25,6 @@ const start = (ctx: RunContext, why = '') =>
   `start node ${VICTIM} again${why}  ≙ ${loss.faultCommand(ctx, 'start')}`;
 /** What an operator does to end the wait; a fault it injects comes back as its undo. */
 type Action = (ctx: RunContext, lost: loss.VictimLoss) => Promise<Undo | void>;
-type EventTest = (e: RecordedEvent) => boolean;
 
 /** Does `action` on `lost`, waits for a new pod 0 Ready within `bound`: before and after, the row. */
 async function replacedBy(ctx: RunContext, lost: loss.VictimLoss, action: Action, bound: Bound) {
@@ -61,7 +60,7 @@ const wayOut = (
   title: string,
   says: string | ((ctx: RunContext) => string),
   action: Action,
-  mechanism: { what: string; seen: EventTest },
+  mechanism: { what: string; seen: (e: RecordedEvent) => boolean },
   { delay, node, back = 'nodeReady' }: { delay: keyof Bounds; node?: string; back?: keyof Bounds },
 ) =>
   step({
@@ -73,7 +72,7 @@ const wayOut = (
       const replaced = await replacedBy(ctx, lost, action, plus(ctx.bounds[delay], ctx.bounds.mysqlStart));
       // The mechanism on the live watch: the Node's change, the old pod's DELETED, the new pod's ADDED.
       const since = ctx.rec.events.filter((e) => e.at >= replaced.actedAt && e.source === 'watch');
-      const seenAt = (event: string, test: EventTest) => ({ event, at: since.find(test)?.at });
+      const seenAt = (event: string, test: typeof mechanism.seen) => ({ event, at: since.find(test)?.at });
       const podEvent = (which: string, uid: string, type: string) =>
         seenAt(`${which} ${POD} uid ${uidPrefix(uid)} ${type}`, (e) => e.uid === uid && e.type === type);
       const order = [
