@@ -21,25 +21,24 @@ import { CLIENT_POD, WORKLOAD_OBJECTS, deploymentOf, renderWorkload, THE_STS } f
 const { POD, VICTIM, OTHER, SERVER } = loss;
 /** The contrast's StatefulSet on node-local storage, beside the profile's in the same namespace. */
 const LOCAL = 'local-0';
-const start = (ctx: RunContext) => `start node ${VICTIM} again  ≙ ${loss.faultCommand(ctx, 'start')}`;
+const start = (ctx: RunContext, why = '') =>
+  `start node ${VICTIM} again${why}  ≙ ${loss.faultCommand(ctx, 'start')}`;
 /** What an operator does to end the wait; a fault it injects comes back as its undo. */
 type Action = (ctx: RunContext, lost: loss.VictimLoss) => Promise<Undo | void>;
-type EventTest = (e: RecordedEvent) => boolean;
 
 /** Does `action` on `lost`, waits for a new pod 0 Ready within `bound`: before and after, the row. */
 async function replacedBy(ctx: RunContext, lost: loss.VictimLoss, action: Action, bound: Bound) {
-  const old = lost.before;
   const actedAt = Date.now();
   const undo = await action(ctx, lost);
-  const after = await waitFor(ctx, `a new ${POD} Ready`, bound, () => readyPod(ctx, POD, old.metadata!.uid));
+  const after = await waitFor(ctx, `a new ${POD} Ready`, bound, () => readyPod(ctx, POD, lost.uid));
   const readyAt = Date.now();
   const ready = seconds(actedAt, readyAt);
   const read = await loss.readRow(ctx);
   const rows = [
-    { '': 'before', ...podRow(ctx, old, { 'Ready after the action': '', row: '' }) },
+    { '': 'before', ...podRow(ctx, lost.before, { 'Ready after the action': '', row: '' }) },
     { '': 'after', ...podRow(ctx, after, { 'Ready after the action': `+${ready}s`, row: read }) },
   ];
-  const identities = { old: evidence.identityOf(old), now: evidence.identityOf(after) };
+  const identities = { old: evidence.identityOf(lost.before), now: evidence.identityOf(after) };
   const volumes = [lost.volume, evidence.volumeOf(pvc(ctx, loss.CLAIM)!)] as const;
   const vars = { node: after.spec?.nodeName ?? '-', ready, pvc: loss.CLAIM, row: read };
   const table = { title: `${POD} before and after`, rows };
@@ -54,17 +53,15 @@ function judgeReplaced(seen: Replaced, node?: string) {
   expect(seen.vars.row, 'the row written before the loss, read back').to.equal(loss.ROW);
 }
 
-/** A way out on a node loss of its own: the action; a new pod 0 within the action's `delay` and its start,
- * after the `mechanism` (the victim Node's change that lets the old pod go); the node back within `back`. */
+/** A way out on a node loss of its own: the action; a new pod 0 (on `node`) within the action's `delay` and its
+ * start, after the `mechanism` (the victim Node's change that lets the old pod go); the node back within `back`. */
 const wayOut = (
   id: string,
   title: string,
   says: string | ((ctx: RunContext) => string),
   action: Action,
-  mechanism: { what: string; seen: EventTest },
-  delay: keyof Bounds,
-  node?: string,
-  back: keyof Bounds = 'nodeReady',
+  mechanism: { what: string; seen: (e: RecordedEvent) => boolean },
+  { delay, node, back = 'nodeReady' }: { delay: keyof Bounds; node?: string; back?: keyof Bounds },
 ) =>
   step({
     id,
@@ -75,7 +72,7 @@ const wayOut = (
       const replaced = await replacedBy(ctx, lost, action, plus(ctx.bounds[delay], ctx.bounds.mysqlStart));
       // The mechanism on the live watch: the Node's change, the old pod's DELETED, the new pod's ADDED.
       const since = ctx.rec.events.filter((e) => e.at >= replaced.actedAt && e.source === 'watch');
-      const seenAt = (event: string, test: EventTest) => ({ event, at: since.find(test)?.at });
+      const seenAt = (event: string, test: typeof mechanism.seen) => ({ event, at: since.find(test)?.at });
       const podEvent = (which: string, uid: string, type: string) =>
         seenAt(`${which} ${POD} uid ${uidPrefix(uid)} ${type}`, (e) => e.uid === uid && e.type === type);
       const order = [
@@ -94,15 +91,13 @@ const wayOut = (
     judge(seen, ctx) {
       loss.judgeLoss(seen.lost, ctx);
       judgeReplaced(seen.replaced, node);
-      const { actedAt, readyAt } = seen.replaced;
-      const noGap = () => gapFree(ctx.rec, ['pods', 'nodes'], actedAt, readyAt);
+      const noGap = () => gapFree(ctx.rec, ['pods', 'nodes'], seen.replaced.actedAt, seen.replaced.readyAt);
       expect(noGap, 'the pods and nodes watches had no gap while the mechanism acted').to.not.throw();
-      for (const { event, at } of seen.order)
+      // Each seen on the live watch, after the one before it.
+      const steps = seen.order.map(({ event, at }, i) => {
         expect(at, `${event}, seen on the live watch`).to.be.a('number');
-      // Each after the one before it.
-      const steps = seen.order.slice(1).map(({ event, at }, i) => {
-        const previous = seen.order[i]!;
-        return { label: `${event} (after: ${previous.event})`, start: at!, previousDone: previous.at };
+        const previous = seen.order[i - 1];
+        return { label: `${event} (after: ${previous?.event})`, start: at!, previousDone: previous?.at };
       });
       evidence.eachAfter(steps);
     },
@@ -146,9 +141,7 @@ const contrast = step({
       ctx.rec.objects<CoreV1Event>('events').find(unplaced),
     );
     const pending = pod(ctx, LOCAL);
-    phase(
-      `start ${VICTIM} again, which holds the pending pod's volume  ≙ ${loss.faultCommand(ctx, 'start')}`,
-    );
+    phase(start(ctx, ", which holds the pending pod's volume"));
     const startedAt = Date.now();
     await old.undo();
     const bound = plus(ctx.bounds.nodeReady, ctx.bounds.mysqlStart);
@@ -260,7 +253,7 @@ export const nodeStop: Behaviour = {
         start,
         (_ctx, lost) => lost.undo(),
         { what: `${VICTIM} Ready=True again`, seen: (e) => nodeReadyStatus(e.object) === 'True' },
-        'nodeReady', // then its kubelet confirms the deletion at once
+        { delay: 'nodeReady' }, // then its kubelet confirms the deletion at once
       ),
       wayOut(
         'delete-node',
@@ -268,9 +261,7 @@ export const nodeStop: Behaviour = {
         `delete the Node object  ≙ kubectl delete node ${VICTIM}`,
         (ctx) => ctx.faults.deleteNodeObject(VICTIM),
         { what: `Node ${VICTIM} DELETED`, seen: (e) => e.type === 'DELETED' },
-        'podGc',
-        OTHER,
-        'kubeletReregister',
+        { delay: 'podGc', node: OTHER, back: 'kubeletReregister' },
       ),
       wayOut(
         'out-of-service',
@@ -281,8 +272,7 @@ export const nodeStop: Behaviour = {
           what: `${VICTIM} tainted ${OUT_OF_SERVICE_TAINT}`,
           seen: (e) => !!(e.object as V1Node).spec?.taints?.some((t) => t.key === OUT_OF_SERVICE_TAINT),
         },
-        'podGc', // pod GC deletes an out-of-service node's pods at its next pass: no quarantine
-        OTHER,
+        { delay: 'podGc', node: OTHER }, // pod GC deletes an out-of-service node's pods at its next pass: no quarantine
       ),
       contrast,
     ];

@@ -34,9 +34,7 @@ const claimRow = (label: string, c?: V1PersistentVolumeClaim) => ({
 
 /** A DELETED event of `name` received on the live watch (not reconstructed by a re-list). */
 const deletedOnWatch = (ctx: RunContext, name: string, resource = 'persistentvolumeclaims') =>
-  ctx.rec
-    .history(resource, name)
-    .find((e) => e.type === 'DELETED' && e.namespace === ctx.ns && e.source === 'watch' && !e.relisted);
+  ctx.rec.history(resource, name).find((e) => e.type === 'DELETED' && e.source === 'watch');
 /** Waits (the controller's reaction bound) for the claim's DELETED on the live watch. */
 const untilDeleted = (ctx: RunContext, claim: string, when = '') =>
   waitFor(ctx, `${claim} DELETED on the watch${when}`, ctx.bounds.controllerReaction, () =>
@@ -97,9 +95,8 @@ export const pvcProtection: Behaviour = {
         },
         judge({ claim, pod, claimDeleted }) {
           expect(claim, `${CLAIM} still exists after the unused claim was removed`).to.not.equal(undefined);
-          expect(claim!.deletionTimestamp, `${CLAIM} is marked for deletion (Terminating)`).to.not.equal(
-            undefined,
-          );
+          const terminating = `${CLAIM} is marked for deletion (Terminating)`;
+          expect(claim!.deletionTimestamp, terminating).to.not.equal(undefined);
           expect(claim!.finalizers, `${CLAIM} is held by ${FINALIZER}`).to.include(FINALIZER);
           expect(claimDeleted, `no DELETED event of ${CLAIM} was seen`).to.equal(undefined);
           expect(pod.metadata?.uid, `${POD} is the same pod (uid ${uidPrefix(podUid)})`).to.equal(podUid);

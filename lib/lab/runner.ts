@@ -2,8 +2,7 @@
 // what will happen, what the seed predicts and the equivalent kubectl, waits for Enter, runs the
 // step's action, shows what the cluster did and the step's own judgement (the one CI runs) as ✔/✘;
 // then asks the lab's questions and cleans up whatever happened. Steps without words are hidden.
-import type { Readable } from 'node:stream';
-import { verdictOf, type Behaviour, type Observation, type Step } from '../behaviour/model.ts';
+import { verdictOf, type Behaviour, type Step } from '../behaviour/model.ts';
 import { setEcho } from '../run/console.ts';
 import { closeRun, openRun } from '../run/run.ts';
 import { unplanned } from '../run/plan.ts';
@@ -11,35 +10,18 @@ import { Pauser } from './pause.ts';
 import { displayWidth, padCells, renderTable, wrap } from './table.ts';
 import { fill, LabTextError, type Lang, type LabText, type StepText, type UiText } from './text.ts';
 
-export interface RunOptions {
-  lang: Lang;
-  pause: boolean;
-  write?: (s: string) => void;
-  input?: Readable;
-  /** Terminal width for wrapping; the terminal's own, else 100. */
-  columns?: number;
-}
-
-export interface RunResult {
-  held: number;
-  total: number;
-  failed: boolean;
-  namespace?: string;
-}
-
 /**
  * Every step in code with its words, or none when the lab hides it. The words must name steps of
  * the behaviour, in the behaviour's order: a lab shows a subset, it never adds a step.
  */
 export function matchSteps(def: Behaviour, text: LabText): Array<[Step, StepText | undefined]> {
   const code = def.steps();
-  const ids = (xs: Array<{ id: string }>) => xs.map((x) => x.id).join(', ');
   let next = 0;
   for (const words of text.steps) {
     const at = code.findIndex((s, i) => i >= next && s.id === words.id);
     if (at < 0)
       throw new LabTextError(
-        `lab ${def.name}: labs/${def.name}/text.yaml has words for step "${words.id}", which behaviours/${def.name}.ts ${code.some((s) => s.id === words.id) ? 'has earlier in its order' : 'does not have'} (its steps: ${ids(code)})`,
+        `lab ${def.name}: labs/${def.name}/text.yaml has words for step "${words.id}", which behaviours/${def.name}.ts ${code.some((s) => s.id === words.id) ? 'has earlier in its order' : 'does not have'} (its steps: ${code.map((s) => s.id).join(', ')})`,
       );
     next = at + 1;
   }
@@ -52,23 +34,18 @@ export async function runLab(
   def: Behaviour,
   text: LabText,
   ui: UiText,
-  opts: RunOptions,
-): Promise<RunResult> {
-  const { lang } = opts;
-  const write = opts.write ?? ((s: string) => console.log(s));
-  const width = Math.min(opts.columns ?? process.stdout.columns ?? 100, 110);
+  { lang, pause }: { lang: Lang; pause: boolean },
+) {
+  const write = (s: string) => console.log(s);
+  const width = Math.min(process.stdout.columns ?? 100, 110); // the terminal's, else 100
   const u = (key: string, vars?: Record<string, string | number>) => fill(ui[key]?.[lang] ?? key, vars);
+  const rule = (title: string) => `── ${title} ${'─'.repeat(Math.max(3, width - displayWidth(title) - 4))}`;
+  const heading = (title: string) => write(`\n${rule(title)}`);
   const steps = matchSteps(def, text).filter((pair): pair is [Step, StepText] => pair[1] !== undefined);
-  const pauser = new Pauser(opts.pause, opts.input);
+  const pauser = new Pauser(pause);
   const started = performance.now();
-  let current: StepText | undefined;
-  const say = (key: string, vars?: Record<string, string | number>) => {
-    const note = current?.notes?.[key]?.[lang];
-    write(wrap(fill(note ?? key, vars), width, '    ', '  · '));
-  };
 
-  write('');
-  write(`━━━ ${u('lab', { name: text.name, title: text.title[lang] })} ━━━`);
+  write(`\n━━━ ${u('lab', { name: text.name, title: text.title[lang] })} ━━━`);
   write(wrap(`${u('goal')}: ${text.goal[lang]}`, width, '  '));
   write(u('preparing'));
   // The lab shows its own tables and words; the scenario's English narration only goes to the story.
@@ -80,26 +57,27 @@ export async function runLab(
   write(u('about', { seed: text.seed, minutes: text.minutes, steps: steps.length, ns: ctx.ns }));
   write(wrap(u('cleanupPromise'), width));
 
-  const result: RunResult = { held: 0, total: steps.length, failed: false, namespace: ctx.ns };
+  const result = { held: 0, total: steps.length, failed: false };
+  const labels = ['whatHappens', 'seedPredicts', 'watch', 'kubectl'].map((k) => u(k));
+  const col = Math.max(...labels.map(displayWidth)) + 2;
   try {
     for (const [i, [code, words]] of steps.entries()) {
-      current = words;
-      await announce(i, words);
+      heading(u('step', { n: i + 1, total: steps.length, title: words.title[lang] }));
+      [words.what, words.prediction, words.watch].forEach((value, j) =>
+        write(wrap(value[lang], width, ' '.repeat(col + 2), `  ${padCells(labels[j]!, col)}`)),
+      );
+      words.kubectl.forEach((c, j) =>
+        write(`  ${padCells(j ? '' : labels[3]!, col)}$ ${fill(c, { ns: ctx.ns })}`),
+      );
       await pauser.wait(u('pressEnter'), write);
       write(`  ${u('running')}`);
       const t0 = performance.now();
-      let observation: Observation;
-      try {
-        observation = await code.act(ctx);
-      } catch (err) {
+      const observation = await code.act(ctx).catch((err: unknown) => {
         write(wrap(u('stepFailed', { error: messageOf(err) }), width, '  '));
         result.failed = true;
-        break;
-      }
-      for (const table of observation.tables ?? []) {
-        write(`  [${table.title}]`);
-        write(renderTable(table.rows, '  '));
-      }
+      });
+      if (!observation) break;
+      for (const t of observation.tables ?? []) write(`  [${t.title}]\n${renderTable(t.rows, '  ')}`);
       write(`  ${u('took', { seconds: ((performance.now() - t0) / 1000).toFixed(1) })}`);
       const why = verdictOf(code, observation, ctx);
       const held = why === undefined;
@@ -108,28 +86,25 @@ export async function runLab(
       const sentence = fill((held ? words.held : words.missed)[lang], vars);
       write(wrap(u(held ? 'held' : 'missed', { text: sentence }), width, '  '));
       if (!held) write(wrap(why, width, '      ', '    ↳ '));
-      for (const key of observation.notes ?? []) say(key, vars);
+      for (const key of observation.notes ?? [])
+        write(wrap(fill(words.notes?.[key]?.[lang] ?? key, vars), width, '    ', '  · '));
       if (words.differs) write(wrap(words.differs[lang], width, '    ', `  ${u('differs')}: `));
     }
     if (!result.failed) {
-      write('');
-      write(rule(u('questions')));
+      heading(u('questions'));
       text.questions.forEach((q, i) => write(wrap(`${i + 1}. ${q.q[lang]}`, width, '   ')));
       write(u('answersIn', { doc: `docs/labs/${text.name}.md` }));
     }
   } finally {
-    current = undefined;
     pauser.close();
     const seconds = ((performance.now() - started) / 1000).toFixed(0);
-    write('');
-    write(rule(u('summary', { held: result.held, total: result.total, seconds })));
+    heading(u('summary', { held: result.held, total: result.total, seconds }));
     write(u('cleaning', { ns: ctx.ns }));
     try {
       const unsaid = unplanned(def, ctx.faults.injected);
-      if (unsaid.length) {
-        result.failed = true;
+      if (unsaid.length)
         write(wrap(`✘ ${def.name} injected what its plan does not name: ${unsaid.join('; ')}`, width, '  '));
-      }
+      result.failed ||= unsaid.length > 0;
       const state = result.failed || result.held < result.total ? 'failed' : 'passed';
       const verdicts = [{ title: def.name, state, at: Date.now() } as const];
       const closed = await closeRun(run, { verdicts, artifacts: false, waitGone: true });
@@ -140,24 +115,4 @@ export async function runLab(
     }
   }
   return result;
-
-  function rule(title: string): string {
-    return `── ${title} ${'─'.repeat(Math.max(3, width - displayWidth(title) - 4))}`;
-  }
-
-  async function announce(i: number, words: StepText): Promise<void> {
-    write('');
-    write(rule(u('step', { n: i + 1, total: steps.length, title: words.title[lang] })));
-    const labels = ['whatHappens', 'seedPredicts', 'watch', 'kubectl'].map((k) => u(k));
-    const col = Math.max(...labels.map(displayWidth)) + 2;
-    const hang = ' '.repeat(col + 2);
-    const field = (label: string, value: string) =>
-      write(wrap(value, width, hang, `  ${padCells(label, col)}`));
-    field(labels[0]!, words.what[lang]);
-    field(labels[1]!, words.prediction[lang]);
-    field(labels[2]!, words.watch[lang]);
-    words.kubectl.forEach((c, j) =>
-      write(`  ${padCells(j ? '' : labels[3]!, col)}$ ${fill(c, { ns: ctx.ns })}`),
-    );
-  }
 }
