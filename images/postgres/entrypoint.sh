@@ -10,9 +10,8 @@ export PGDATA=${PGDATA:-/var/lib/postgresql/data}
 if [[ $# -eq 0 || $1 == -* ]]; then set -- postgres "$@"; fi
 if [[ $1 != postgres ]]; then exec "$@"; fi
 
-# The server refuses to run as root. setpriv changes user and then execs: no process stays between
-# the kubelet and the server, so the server is PID 1, gets the stop signal itself, and its processes
-# are named postgres on the host. (runuser and su fork and wait, and would sit in between.)
+# The server refuses to run as root. setpriv changes user and then execs, so the server's processes
+# are named postgres on the host (runuser and su fork and wait, and would sit in between).
 as_postgres=()
 if [[ $(id -u) == 0 ]]; then
   as_postgres=(setpriv --reuid=postgres --regid=postgres --init-groups)
@@ -57,4 +56,9 @@ if [[ ! -s $PGDATA/PG_VERSION ]]; then
   echo "[entrypoint] initialised"
 fi
 
-exec "${as_postgres[@]}" "$@"
+# tini is PID 1 and the server its only child: tini passes the stop signal on to the server and
+# reaps the orphans of `kubectl exec` and probe processes cut off at their timeout, which the kernel
+# hands to PID 1. A server that is PID 1 itself takes any unknown child exiting with a code other
+# than 0 or 1 for a crashed backend, and restarts every session and runs crash recovery (seen when
+# a wrapped probe's orphan exited 127 after the wrapper was taken away).
+exec tini -- "${as_postgres[@]}" "$@"

@@ -19,9 +19,10 @@ if [[ ${1:-} == --list ]]; then
 fi
 need docker "Run scripts/docker-engine.sh first (npm run cluster:up does)."
 
-# The server and its client (psql, for the probes); procps for ps and pgrep in the pod. setpriv,
-# which the entrypoint uses to drop to the postgres user, is in util-linux, part of minbase.
-PACKAGES="postgresql-$PG_MAJOR,procps"
+# The server and its client (psql, for the probes); tini, the init the entrypoint puts in front of
+# the server; procps for ps and pgrep in the pod. setpriv, which the entrypoint uses to drop to the
+# postgres user, is in util-linux, part of minbase.
+PACKAGES="postgresql-$PG_MAJOR,tini,procps"
 
 build_rootfs_postgres() {
   local dir="$LAB_WORK/rootfs-postgres"
@@ -48,9 +49,9 @@ build_rootfs_postgres() {
 # The root filesystem as a base layer, then a small build on it: docker import cannot set
 # STOPSIGNAL on this engine. The versioned bin directory comes first in PATH, so that `psql` and
 # `postgres` are the programs themselves, not Debian's pg_wrapper links in /usr/bin (the harness
-# moves the probe's psql aside and wraps it, which needs the real file). SIGINT is PostgreSQL's
-# fast shutdown: on SIGTERM it would wait for every client session to end (a "smart" shutdown),
-# up to the pod's grace period.
+# moves the probe's psql aside and wraps it, which needs the real file). SIGINT (which tini passes
+# on) is PostgreSQL's fast shutdown: on SIGTERM it would wait for every client session to end (a
+# "smart" shutdown), up to the pod's grace period.
 build_postgres_image() {
   docker import "$LAB_OUT/rootfs-postgres.tar" "$PG_BASE" >/dev/null
   printf '%s\n' "FROM $PG_BASE" \
