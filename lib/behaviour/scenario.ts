@@ -58,7 +58,7 @@ export function describeBehaviour(b: Behaviour, profile: string): void {
       const total = (performance.now() - run.t0) / 1000;
       const waited = run.ctx.waited;
       note(
-        `time: ${total.toFixed(1)}s in all, ${waited.toFixed(1)}s waiting for Kubernetes (grace periods, tolerations, MySQL start), ${(total - waited).toFixed(1)}s harness and API calls`,
+        `time: ${total.toFixed(1)}s in all, ${waited.toFixed(1)}s waiting for Kubernetes (grace periods, tolerations, the workload's start), ${(total - waited).toFixed(1)}s harness and API calls`,
       );
       const closed = await closeRun(run, { verdicts, artifacts: true, waitGone: false });
       if (closed.diagnostics) note(`diagnostics in ${closed.diagnostics}`);

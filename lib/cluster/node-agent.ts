@@ -62,6 +62,7 @@ power_on() {
 const WATCHDOG = String.raw`set -u
 dir=${HOST_DIR}/$ID
 kubectl=$dir/kubectl; [ -x "$kubectl" ] || kubectl=$(command -v kubectl)
+echo "reads its deadline with $kubectl"
 deadline=$(cat "$dir/deadline"); go=; on=
 ask() {
   "$kubectl" --server "$(cat "$dir/server")" --certificate-authority "$dir/ca.crt" \

@@ -37,7 +37,7 @@ export interface RunContext {
   bounds: Bounds;
   /** Nodes whose kubelet journal goes into the diagnostics bundle on failure. */
   involvedNodes: Set<string>;
-  /** Seconds spent waiting for Kubernetes (grace periods, tolerations, MySQL start). */
+  /** Seconds spent waiting for Kubernetes (grace periods, tolerations, the workload's start). */
   waited: number;
 }
 
@@ -59,7 +59,7 @@ const NAMESPACES: ResourceSpec = {
   path: '/api/v1/namespaces',
 };
 
-/** Deleting a run's namespace: MySQL's graceful stop (≤ 30 s) and the volumes' clean-up, with room. */
+/** Deleting a run's namespace: the workload's graceful stop (the seed's ≤ 30 s) and the volumes' clean-up, with room. */
 export const NAMESPACE_GONE_BOUND = 180;
 
 export interface OpenOptions {
@@ -162,7 +162,7 @@ export async function closeRun(run: Run, options: CloseOptions): Promise<Closed>
       if (options.waitGone)
         await until(ctx.rec, () => !ctx.rec.get('namespaces', ctx.ns), {
           timeout: NAMESPACE_GONE_BOUND,
-          why: `namespace ${ctx.ns} gone (bound ${NAMESPACE_GONE_BOUND}s: MySQL's graceful stop and volume clean-up)`,
+          why: `namespace ${ctx.ns} gone (bound ${NAMESPACE_GONE_BOUND}s: the workload's graceful stop and volume clean-up)`,
         });
     }
   } catch (e) {

@@ -62,11 +62,31 @@ LIST
 
 # Images our own manifests and the scenarios use: also needed with a stock node image.
 LAB_IMAGES_LIST="$SLIM statefulset-lab/local-path-provisioner:$LOCAL_PATH_VERSION $MYSQL_IMAGE $TOOLS_IMAGE"
+# The API provider's watchdog runs on the node itself and reads its deadline with kubectl: the agent
+# (the tools image) hands a static kubectl to nodes that have none (managed nodes rarely do).
+kubectl_binary() {
+  if [[ -x $K8S_BIN/kubectl ]]; then echo "$K8S_BIN/kubectl"; return; fi
+  # Stock mode builds no Kubernetes: the stock node image carries kubectl of the same version.
+  local out="$LAB_OUT/kubectl-$K8S_VERSION/kubectl" c
+  if [[ ! -x $out ]]; then
+    mkdir -p "$(dirname "$out")"
+    c=$(docker create "${KIND_NODE_IMAGE:-$STOCK_NODE_IMAGE}")
+    docker cp "$c:/usr/bin/kubectl" "$out"
+    docker rm "$c" >/dev/null
+  fi
+  echo "$out"
+}
+
 build_lab_images() {
   rootfs_image "$SLIM" slim
   binary_image "statefulset-lab/local-path-provisioner:$LOCAL_PATH_VERSION" \
     "$LAB_OUT/local-path-$LOCAL_PATH_VERSION/local-path-provisioner" '["/usr/local/bin/local-path-provisioner"]'
-  rootfs_image "$TOOLS_IMAGE" tools -c 'CMD ["sleep", "infinity"]'
+  local ctx; ctx=$(mktemp -d)
+  cp "$(kubectl_binary)" "$ctx/kubectl"
+  rootfs_image "$TOOLS_IMAGE-base" tools
+  layered_image "$TOOLS_IMAGE" "$TOOLS_IMAGE-base" \
+    "$(printf '%s\n' 'COPY kubectl /usr/local/bin/kubectl' 'CMD ["sleep", "infinity"]')" "$ctx"
+  rm -rf "$ctx"
   rootfs_image "$MYSQL_IMAGE-base" mysql
   layered_image "$MYSQL_IMAGE" "$MYSQL_IMAGE-base" \
     "$(printf '%s\n' 'COPY entrypoint.sh /usr/local/bin/docker-entrypoint.sh' \
