@@ -151,22 +151,18 @@ export const headlessDns: Behaviour = {
         [`endpoint ready=${ready}`]: `+${sliceAt}s`,
       };
       const slice = endpointRows(ctx);
-      return {
-        tables: [
-          { title: SLOW, rows: [slowRow] },
-          { title: `EndpointSlice of ${SERVICE}`, rows: slice },
-          { title: `DNS while ${SLOW} is ${ready ? 'ready again' : 'not ready'}`, rows: dnsRows },
-        ],
-        dns,
-        now,
-        endpoints: readyIps(ctx),
-        endpointReady: slice.find((e) => e.pod === SLOW)?.ready,
-        notes: ready ? [] : [perPod.ips.length ? 'perPodStays' : 'perPodGone'],
-        vars: {
-          answer: said(dns.ips),
-          ...(ready ? { seconds: sliceAt } : { ip: ips[SLOW]!, notReady: podAt, dropped: sliceAt }),
-        },
+      const tables = [
+        { title: SLOW, rows: [slowRow] },
+        { title: `EndpointSlice of ${SERVICE}`, rows: slice },
+        { title: `DNS while ${SLOW} is ${ready ? 'ready again' : 'not ready'}`, rows: dnsRows },
+      ];
+      const endpointReady = slice.find((e) => e.pod === SLOW)?.ready;
+      const notes = ready ? [] : [perPod.ips.length ? 'perPodStays' : 'perPodGone'];
+      const vars = {
+        answer: said(dns.ips),
+        ...(ready ? { seconds: sliceAt } : { ip: ips[SLOW]!, notReady: podAt, dropped: sliceAt }),
       };
+      return { tables, dns, now, endpoints: readyIps(ctx), endpointReady, notes, vars };
     };
     /** Both ways: the answer is the ready endpoints and `expected`; SLOW runs on, the same pod, not restarted. */
     const judgeRotation = ({ dns, endpoints, now }: Rotation, expected: string[], what: string) => {
@@ -196,17 +192,14 @@ export const headlessDns: Behaviour = {
           const svc = await ctx.kube.core.readNamespacedService({ namespace: ctx.ns, name: SERVICE });
           const clusterIP = svc.spec?.clusterIP ?? '-';
           const dns = await answerOf(ctx, SERVICE, all());
-          return {
-            tables: [
-              { title: 'pods', rows: PODS.map((n) => podRow(ctx, pod(ctx, n))) },
-              { title: `Service ${SERVICE}`, rows: [{ service: SERVICE, clusterIP }] },
-              { title: `EndpointSlice of ${SERVICE}`, rows: endpointRows(ctx) },
-              { title: `dig ${SERVICE} (from the client pod)`, rows: [dnsRow(SERVICE, dns)] },
-            ],
-            endpoints: readyIps(ctx).sort(),
-            answer: dns.ips,
-            vars: { clusterIP, answer: said(dns.ips), count: dns.ips.length },
-          };
+          const tables = [
+            { title: 'pods', rows: PODS.map((n) => podRow(ctx, pod(ctx, n))) },
+            { title: `Service ${SERVICE}`, rows: [{ service: SERVICE, clusterIP }] },
+            { title: `EndpointSlice of ${SERVICE}`, rows: endpointRows(ctx) },
+            { title: `dig ${SERVICE} (from the client pod)`, rows: [dnsRow(SERVICE, dns)] },
+          ];
+          const vars = { clusterIP, answer: said(dns.ips), count: dns.ips.length };
+          return { tables, endpoints: readyIps(ctx).sort(), answer: dns.ips, vars };
         },
         judge({ endpoints, answer, vars }) {
           expect(vars.clusterIP, `Service ${SERVICE} is headless`).to.equal('None');
@@ -267,11 +260,8 @@ export const headlessDns: Behaviour = {
           for (const pod of PODS)
             answers.push({ pod, ...(await answerOf(ctx, `${pod}.${SERVICE}`, [ips[pod]!])) });
           const rows = answers.map((a) => ({ ...dnsRow(`${a.pod}.${SERVICE}`, a), 'pod ip': ips[a.pod] }));
-          return {
-            tables: [{ title: 'per-pod names (hostname.subdomain)', rows }],
-            answers,
-            vars: { ip: ips[podName(1)]!, answer: said(answers[1]!.ips) },
-          };
+          const vars = { ip: ips[podName(1)]!, answer: said(answers[1]!.ips) };
+          return { tables: [{ title: 'per-pod names (hostname.subdomain)', rows }], answers, vars };
         },
         judge({ answers }) {
           for (const a of answers) answerIs(`${a.pod}.${SERVICE}`, a.ips, [ips[a.pod]!], `${a.pod}'s IP`);

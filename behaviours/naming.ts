@@ -50,25 +50,22 @@ const owners = (o: V1Pod | V1PersistentVolumeClaim) =>
   o.metadata?.ownerReferences?.map((r) => `${r.kind}/${r.name}`).join(',') || 'none';
 
 /** Everything that names a pod. */
-function podRow(p: V1Pod): Row {
-  const labels = p.metadata?.labels ?? {};
-  return {
-    pod: nameOf(p),
-    uid: p.metadata!.uid,
-    ip: p.status?.podIP,
-    node: p.spec?.nodeName,
-    hostname: p.spec?.hostname ?? 'unset',
-    subdomain: p.spec?.subdomain ?? 'unset',
-    'pod-name': labels['statefulset.kubernetes.io/pod-name'],
-    'pod-index': labels['apps.kubernetes.io/pod-index'],
-    'revision-hash': labels['controller-revision-hash'],
-    'pod-template-hash': labels['pod-template-hash'],
-    owner: owners(p),
-    'controller uid': p.metadata?.ownerReferences?.find((o) => o.controller)?.uid,
-    pvc: pvcName(p) ?? 'none',
-    volumes: p.spec?.volumes?.map((v) => `${v.name}:${sourceOf(v)}`).join(','),
-  };
-}
+const podRow = (p: V1Pod): Row => ({
+  pod: nameOf(p),
+  uid: p.metadata!.uid,
+  ip: p.status?.podIP,
+  node: p.spec?.nodeName,
+  hostname: p.spec?.hostname ?? 'unset',
+  subdomain: p.spec?.subdomain ?? 'unset',
+  'pod-name': p.metadata?.labels?.['statefulset.kubernetes.io/pod-name'],
+  'pod-index': p.metadata?.labels?.['apps.kubernetes.io/pod-index'],
+  'revision-hash': p.metadata?.labels?.['controller-revision-hash'],
+  'pod-template-hash': p.metadata?.labels?.['pod-template-hash'],
+  owner: owners(p),
+  'controller uid': p.metadata?.ownerReferences?.find((o) => o.controller)?.uid,
+  pvc: pvcName(p) ?? 'none',
+  volumes: p.spec?.volumes?.map((v) => `${v.name}:${sourceOf(v)}`).join(','),
+});
 
 /** What a StatefulSet promises its pods: names <owner>-<n>, the ordinal in hostname and labels. */
 const ordinalPromise = (owner: string, n: number): Row[] =>

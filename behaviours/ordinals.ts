@@ -156,8 +156,7 @@ export const ordinals: Behaviour = {
         async act(ctx) {
           phase(`scale to 1  ≙ kubectl scale sts ${STS} --replicas=1`);
           const w = await scaleTo(ctx, STS, 1, times(2, ctx.bounds.mysqlStop), 'one graceful stop at a time');
-          const gap = gapMs(named(w.removing, P1), named(w.gone, P2));
-          const vars = { order: orderOf(w.gone), gap };
+          const vars = { order: orderOf(w.gone), gap: gapMs(named(w.removing, P1), named(w.gone, P2)) };
           return { tables: [eventTable('scale 3 → 1', w, ['removing', 'gone'], [2, 1])], w, vars };
         },
         judge({ w }) {
