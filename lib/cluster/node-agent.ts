@@ -61,7 +61,8 @@ power_on() {
  */
 const WATCHDOG = String.raw`set -u
 dir=${HOST_DIR}/$ID
-kubectl=$dir/kubectl; [ -x "$kubectl" ] || kubectl=$(command -v kubectl)
+bin=$(cat "$dir/bin" 2>/dev/null || true)
+kubectl=$bin/kubectl; [ -n "$bin" ] && [ -x "$kubectl" ] || kubectl=$(command -v kubectl)
 echo "reads its deadline with $kubectl"
 deadline=$(cat "$dir/deadline"); go=; on=
 ask() {
@@ -105,6 +106,7 @@ while :; do
   [ -n "$on" ] && [ -n "$WATCH" ] && echo "seen $(date +%s%3N) $(pgrep -c "$WATCH")"
   if [ "$(date +%s)" -ge "$deadline" ]; then
     [ -n "$on" ] && undo
+    [ -n "$bin" ] && rm -rf "$bin"
     rm -rf "$dir"; echo "ended at $(date +%s)"; exit 0
   fi
   sleep 1
@@ -117,11 +119,18 @@ d=/host-run/$ID; mkdir -p "$d"
 cp /var/run/secrets/kubernetes.io/serviceaccount/token /var/run/secrets/kubernetes.io/serviceaccount/ca.crt "$d/"
 echo "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT" > "$d/server"
 echo "$DEADLINE" > "$d/deadline"
-if k=$(command -v kubectl); then cp "$k" "$d/kubectl"; fi
 printf '%s' "$WATCHDOG" > "$d/watchdog.sh"
 host() { nsenter -t 1 -m -u -i -n -p -- "$@"; }
-host sh -c 'command -v kubectl >/dev/null || [ -x ${HOST_DIR}/'"$ID"'/kubectl ]' ||
-  { echo "no kubectl on the node or in the agent image: the watchdog could not read its deadline" >&2; exit 3; }
+# The agent's static kubectl, for nodes without one, where the node lets it run: /run is often noexec.
+if k=$(command -v kubectl); then
+  for x in /var/lib/statefulset-lab /opt/statefulset-lab /home/kubernetes/statefulset-lab; do
+    if host sh -c "mkdir -p $x/$ID && cat > $x/$ID/kubectl && chmod 0755 $x/$ID/kubectl && $x/$ID/kubectl version --client" < "$k" >/dev/null 2>&1
+    then echo "$x/$ID" > "$d/bin"; break; fi
+    host rm -rf "$x/$ID"
+  done
+fi
+[ -s "$d/bin" ] || host sh -c 'command -v kubectl >/dev/null' ||
+  { echo "no kubectl on the node, and the agent image's cannot run there: the watchdog could not read its deadline" >&2; exit 3; }
 [ "$KIND" = stop ] || host sh -c 'command -v nft >/dev/null' || { echo "no nft on the node: cannot cut it off" >&2; exit 3; }
 host systemd-run --unit ${unitOf('$ID')} --property Restart=on-failure \
   --setenv ID="$ID" --setenv KIND="$KIND" --setenv DEV="$DEV" --setenv WATCH="$WATCH" sh ${HOST_DIR}/$ID/watchdog.sh
