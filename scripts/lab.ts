@@ -95,7 +95,7 @@ async function main(): Promise<number> {
     throw new Error(`lab ${cmd.lab} has words in labs/${cmd.lab}/text.yaml but no behaviours/${cmd.lab}.ts`);
   const text = texts.find((t) => t.name === cmd.lab)!;
   matchSteps(def, text);
-  const result = await runLab(def, text, ui, { lang: cmd.lang, pause: cmd.pause });
+  const result = await runLab(def, text, ui, { lang: cmd.lang, pause: cmd.pause, view: cmd.view });
   return result.failed || result.held < result.total ? 1 : 0;
 }
 

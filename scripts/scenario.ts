@@ -1,6 +1,7 @@
 // `npm run scenario`: brings the lab cluster up (a cluster of your own, LAB_CLUSTER, is used as it
 // is), then runs the scenario suite; mocha's options pass through (`-- --grep pod-loss`).
-// `-- --profile postgres` (or a profile file's path; LAB_PROFILE) runs it on another workload.
+// `-- --profile postgres` (or a profile file's path; LAB_PROFILE) runs it on another workload;
+// `-- --view` draws each behaviour live on a page for a projector.
 // `-- --plan` prints what the run would create and inject, and does nothing.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -19,6 +20,11 @@ const fail = (err: unknown) => {
   process.exit(1);
 };
 
+// The live page (lib/view/live.ts) of each behaviour as it runs, on LAB_VIEW_PORT (7070).
+if (args.includes('--view')) {
+  args.splice(args.indexOf('--view'), 1);
+  process.env.LAB_VIEW = '1';
+}
 const at = args.indexOf('--profile');
 if (at >= 0) {
   if (!args[at + 1]) fail('--profile needs a name from profiles/ or a profile file');

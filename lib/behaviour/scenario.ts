@@ -6,6 +6,7 @@ import type { Verdict } from '../report/data.ts';
 import { closeRun, openRun, type Run } from '../run/run.ts';
 import { notReached, type Behaviour } from './model.ts';
 import { unplanned } from '../run/plan.ts';
+import { LiveView } from '../view/live.ts';
 
 /** Opening a run: connect, repair, sweep, namespace, first list of every watched resource. */
 const OPEN_BOUND_MS = 120_000;
@@ -20,6 +21,7 @@ export function describeBehaviour(b: Behaviour, profile: string): void {
   }
   describe(`${b.name}: ${b.title}`, function () {
     let run: Run | undefined;
+    let view: LiveView | undefined; // `npm run scenario -- --view` (LAB_VIEW=1): the live page
     let broken: string | undefined;
     const verdicts: Verdict[] = [];
 
@@ -29,11 +31,13 @@ export function describeBehaviour(b: Behaviour, profile: string): void {
       for (const u of run.repaired) note(`repaired what an earlier run left: ${u}`);
       for (const s of run.swept) note(`swept namespace ${s} of an earlier run`);
       note(`namespace ${run.ctx.ns}; recording pods, PVCs, events, endpointslices, nodes, PVs`);
+      if (process.env.LAB_VIEW === '1') note(`live view: ${(view = await LiveView.open(run, b.name)).url}`);
     });
 
     for (const s of b.steps()) {
       it(s.title, async function () {
         if (broken) throw new Error(notReached(broken));
+        view?.step({ title: s.title, lines: [] });
         const seen = await s.act(run!.ctx).catch((err: unknown) => {
           broken = s.id;
           throw err;
@@ -47,6 +51,7 @@ export function describeBehaviour(b: Behaviour, profile: string): void {
       if (!this.currentTest) return;
       const { title, state = 'pending', duration: ms, err } = this.currentTest;
       verdicts.push({ title, state, at: Date.now(), ms, message: err?.message });
+      view?.verdict(verdicts.at(-1)!);
     });
 
     after(async function () {
@@ -60,6 +65,7 @@ export function describeBehaviour(b: Behaviour, profile: string): void {
       note(
         `time: ${total.toFixed(1)}s in all, ${waited.toFixed(1)}s waiting for Kubernetes (grace periods, tolerations, the workload's start), ${(total - waited).toFixed(1)}s harness and API calls`,
       );
+      await view?.close();
       const closed = await closeRun(run, { verdicts, artifacts: true, waitGone: false });
       if (closed.diagnostics) note(`diagnostics in ${closed.diagnostics}`);
       if (closed.kept) note(`kept namespace ${run.ctx.ns} (LAB_KEEP)`);

@@ -6,7 +6,7 @@ export type LabCommand =
   | { command: 'help'; lang: Lang }
   | { command: 'list'; lang: Lang }
   | { command: 'docs'; lang: Lang; check: boolean }
-  | { command: 'run'; lang: Lang; lab: string; pause: boolean };
+  | { command: 'run'; lang: Lang; lab: string; pause: boolean; view: boolean };
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -35,6 +35,7 @@ export function parseLabArgs(
 ): LabCommand {
   let lang: Lang | undefined;
   let pause = true;
+  let view = false;
   let help = false;
   let check = false;
   const words: string[] = [];
@@ -42,12 +43,13 @@ export function parseLabArgs(
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') help = true;
     else if (arg === '--no-pause') pause = false;
+    else if (arg === '--view') view = true;
     else if (arg === '--check') check = true;
     else if (arg === '--lang') lang = asLang(argv[++i]);
     else if (arg.startsWith('--lang=')) lang = asLang(arg.slice('--lang='.length));
     else if (arg.startsWith('-'))
       throw new UsageError(
-        `unknown option ${arg}. Options: --lang en|ko, --no-pause, --help. See \`npm run lab -- --help\`.`,
+        `unknown option ${arg}. Options: --lang en|ko, --no-pause, --view, --help. See \`npm run lab -- --help\`.`,
       );
     else words.push(arg);
   }
@@ -66,7 +68,7 @@ export function parseLabArgs(
       `no lab named "${word}"${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}. Labs: ${labs.join(', ')} (or all). \`npm run lab\` lists them.`,
     );
   }
-  return { command: 'run', lang, lab: word, pause };
+  return { command: 'run', lang, lab: word, pause, view };
 }
 
 /** Edit distance (insert, delete, substitute), for "did you mean" on a mistyped lab name. */

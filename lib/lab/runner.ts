@@ -2,7 +2,13 @@
 // what will happen, what the seed predicts and the equivalent kubectl, waits for Enter, runs the
 // step's action, shows what the cluster did and the step's own judgement (the one CI runs) as ✔/✘;
 // then asks the lab's questions and cleans up whatever happened. Steps without words are hidden.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { verdictOf, type Behaviour, type Step } from '../behaviour/model.ts';
+import { ARTIFACTS_DIR, RUN_ID } from '../cluster/paths.ts';
+import type { Verdict } from '../report/data.ts';
+import { writeReport } from '../report/html.ts';
+import { LiveView } from '../view/live.ts';
 import { setEcho } from '../run/console.ts';
 import { closeRun, openRun } from '../run/run.ts';
 import { unplanned } from '../run/plan.ts';
@@ -34,7 +40,12 @@ export async function runLab(
   def: Behaviour,
   text: LabText,
   ui: UiText,
-  { lang, pause }: { lang: Lang; pause: boolean },
+  {
+    lang,
+    pause,
+    view: live = false,
+    onView,
+  }: { lang: Lang; pause: boolean; view?: boolean; onView?: (url: string) => void },
 ) {
   const write = (s: string) => console.log(s);
   const width = Math.min(process.stdout.columns ?? 100, 110); // the terminal's, else 100
@@ -52,6 +63,17 @@ export async function runLab(
   setEcho(false);
   const run = await openRun(def.name, { namespacePrefix: 'workshop-' });
   const { ctx } = run;
+  // The projector's page: the same run, drawn as the recorder sees it (lib/view/live.ts).
+  const view = live
+    ? await LiveView.open(run, u('lab', { name: text.name, title: text.title[lang] }))
+    : undefined;
+  if (view) write(u('view', { url: view.url }));
+  if (view) onView?.(view.url);
+  const verdicts: Verdict[] = [];
+  const judged = (title: string, why?: string) => {
+    verdicts.push({ title, state: why === undefined ? 'passed' : 'failed', at: Date.now(), message: why });
+    view?.verdict(verdicts.at(-1)!);
+  };
   for (const what of run.repaired) write(`  · ${u('repaired', { what })}`);
   for (const what of run.swept) write(`  · ${u('swept', { what })}`);
   write(u('about', { seed: text.seed, minutes: text.minutes, steps: steps.length, ns: ctx.ns }));
@@ -69,11 +91,20 @@ export async function runLab(
       words.kubectl.forEach((c, j) =>
         write(`  ${padCells(j ? '' : labels[3]!, col)}$ ${fill(c, { ns: ctx.ns })}`),
       );
+      const said = [words.what, words.prediction, words.watch].map((v, j): [string, string] => [
+        labels[j]!,
+        v[lang],
+      ]);
+      view?.step({
+        title: u('step', { n: i + 1, total: steps.length, title: words.title[lang] }),
+        lines: said,
+      });
       await pauser.wait(u('pressEnter'), write);
       write(`  ${u('running')}`);
       const t0 = performance.now();
       const observation = await code.act(ctx).catch((err: unknown) => {
         write(wrap(u('stepFailed', { error: messageOf(err) }), width, '  '));
+        judged(words.title[lang], messageOf(err));
         result.failed = true;
       });
       if (!observation) break;
@@ -81,6 +112,7 @@ export async function runLab(
       write(`  ${u('took', { seconds: ((performance.now() - t0) / 1000).toFixed(1) })}`);
       const why = verdictOf(code, observation, ctx);
       const held = why === undefined;
+      judged(words.title[lang], why);
       const vars = { ns: ctx.ns, ...observation.vars, why: why ?? '' };
       if (held) result.held++;
       const sentence = fill((held ? words.held : words.missed)[lang], vars);
@@ -105,14 +137,19 @@ export async function runLab(
       if (unsaid.length)
         write(wrap(`✘ ${def.name} injected what its plan does not name: ${unsaid.join('; ')}`, width, '  '));
       result.failed ||= unsaid.length > 0;
-      const state = result.failed || result.held < result.total ? 'failed' : 'passed';
-      const verdicts = [{ title: def.name, state, at: Date.now() } as const];
-      const closed = await closeRun(run, { verdicts, artifacts: false, waitGone: true });
+      if (unsaid.length) judged('plan', unsaid.join('; '));
+      const closed = await closeRun(run, { verdicts, artifacts: !!view, waitGone: true });
       write(u('cleaned', { ns: ctx.ns, seconds: closed.cleanupSeconds.toFixed(1) }));
+      if (view) {
+        const report = writeReport(join(ARTIFACTS_DIR, RUN_ID));
+        view.finish(readFileSync(report, 'utf8'));
+        write(`  ${report}`);
+      }
     } catch (err) {
       result.failed = true;
       write(wrap(u('cleanupFailed', { error: messageOf(err) }), width, '  '));
     }
+    await view?.close();
   }
-  return result;
+  return { ...result, shown: view?.shown ?? [] };
 }

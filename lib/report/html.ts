@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EvidenceRow, StoryEntry } from './data.ts';
 import { escapeXml as esc } from './results.ts';
-import { FILES, readRun, type RunData, type ScenarioData } from './data.ts';
+import { FILES, readRun, type RunData, type ScenarioData, type Verdict } from './data.ts';
 import { scenarioTimeline } from './lanes.ts';
 import { POD_COLOURS, READY_COLOURS, timelineSvg } from './svg.ts';
 
@@ -25,7 +25,7 @@ const clock = (ms: number) =>
     .replace(/\.\d+Z$/, 'Z');
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-const CSS = `
+export const REPORT_CSS = `
 body{font:14px/1.45 'DejaVu Sans',system-ui,sans-serif;color:#1d2733;margin:0;background:#f4f6f8}
 main{max-width:1240px;margin:0 auto;padding:16px 20px 40px}
 h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:0 0 6px}h3{font-size:15px;margin:18px 0 6px}
@@ -92,16 +92,26 @@ function story(entries: StoryEntry[], from: number): string {
   return `<ol class="story">${items.join('')}</ol>`;
 }
 
-function scenarioSection(s: ScenarioData, index: number): string {
-  const outcome = outcomeOf(s);
-  const t = scenarioTimeline(s);
-  const meta = s.meta;
-  const verdicts = (meta?.verdicts ?? [])
+function verdictItems(verdicts: Verdict[]): string {
+  return verdicts
     .map(
       (v) =>
         `<li class="${esc(v.state)}">${v.state === 'passed' ? '✓' : v.state === 'failed' ? '✗' : '–'} ${esc(v.title)}${v.ms !== undefined ? ` <span class="meta">(${secs(v.ms)})</span>` : ''}${v.message ? `<pre>${esc(v.message)}</pre>` : ''}</li>`,
     )
     .join('');
+}
+
+/** The live view's picture of a run in progress: the report's timeline, its legend and the verdicts so far. */
+export function liveSection(s: ScenarioData): string {
+  const verdicts = verdictItems(s.meta?.verdicts ?? []);
+  return `${timelineSvg(scenarioTimeline(s), 'live')}${legend()}<ul class="verdicts">${verdicts || '<li class="meta">no verdict yet</li>'}</ul>`;
+}
+
+function scenarioSection(s: ScenarioData, index: number): string {
+  const outcome = outcomeOf(s);
+  const t = scenarioTimeline(s);
+  const meta = s.meta;
+  const verdicts = verdictItems(meta?.verdicts ?? []);
   const own = s.files.map((f) => `<a href="${href(s.dir, f)}">${esc(f)}</a>`).join(' · ') || 'none';
   const diagnostics = s.diagnostics.length
     ? `<h3>Diagnostics bundle</h3><ul class="diagnostics">${s.diagnostics.map((f) => `<li><a href="${href(s.dir, f)}">${esc(f)}</a></li>`).join('')}</ul>`
@@ -156,7 +166,7 @@ export function reportHtml(run: RunData): string {
   const title = `statefulset-lab run ${run.run}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(title)}</title><style>${CSS}</style></head>
+<title>${esc(title)}</title><style>${REPORT_CSS}</style></head>
 <body><main>
 <header><h1>${esc(title)}</h1>
 <p class="meta">${run.scenarios.length} scenario${run.scenarios.length === 1 ? '' : 's'}: ${count('passed')} passed, ${count('failed')} failed${count('unknown') ? `, ${count('unknown')} without verdict` : ''}${tests}${run.files.map((f) => ` · <a href="${href(f)}">${esc(f)}</a>`).join('')}</p>

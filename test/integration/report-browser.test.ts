@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
-import { ARTIFACTS_DIR, REPO_ROOT } from '../../lib/cluster/paths.ts';
+import { ARTIFACTS_DIR } from '../../lib/cluster/paths.ts';
 import { writeReport } from '../../lib/report/html.ts';
 import { POD_COLOURS, READY_COLOURS } from '../../lib/report/svg.ts';
 import {
@@ -18,37 +18,11 @@ import {
   POD_LOSS,
   STOPPED,
 } from '../fixtures/report-run/fixture.ts';
+import { chromiumPath, offlineFlags } from '../../lib/view/browser.ts';
 import { countColour, decodePng, distinctColours } from './png.ts';
 
 const WIDTH = 1280;
 const HEIGHT = 2200;
-
-/** Flags that keep Chromium off the network and out of the user's profile. Every request for a
- * host name fails to resolve and any proxied request goes to a closed loopback port. */
-function offlineFlags(profile: string): string[] {
-  return [
-    '--headless',
-    '--disable-gpu',
-    '--no-sandbox',
-    `--user-data-dir=${profile}`,
-    '--no-first-run',
-    '--no-default-browser-check',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-default-apps',
-    '--disable-extensions',
-    '--disable-breakpad',
-    '--disable-client-side-phishing-detection',
-    '--disable-domain-reliability',
-    '--metrics-recording-only',
-    '--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication',
-    '--host-resolver-rules=MAP * ~NOTFOUND',
-    '--proxy-server=127.0.0.1:9',
-    '--hide-scrollbars',
-    `--window-size=${WIDTH},${HEIGHT}`,
-  ];
-}
 
 describe('report in a real headless browser (Debian chromium, offline)', function () {
   let chromium: string;
@@ -58,13 +32,7 @@ describe('report in a real headless browser (Debian chromium, offline)', functio
 
   before(function () {
     this.timeout(600_000); // a first install downloads chromium from Debian's mirrors
-    const t0 = performance.now();
-    const out = execFileSync('bash', [join(REPO_ROOT, 'scripts', 'chromium.sh')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    chromium = out.trim().split('\n').at(-1)!;
-    console.log(`    chromium: ${chromium} (ready in ${((performance.now() - t0) / 1000).toFixed(1)}s)`);
+    chromium = chromiumPath();
     rmSync(outDir, { recursive: true, force: true });
     mkdirSync(outDir, { recursive: true });
     const runDir = copyFixtureRun(outDir);
@@ -75,7 +43,7 @@ describe('report in a real headless browser (Debian chromium, offline)', functio
   after(() => profile && rmSync(profile, { recursive: true, force: true }));
 
   const browse = (...args: string[]) =>
-    execFileSync(chromium, [...offlineFlags(profile), ...args, pathToFileURL(page).href], {
+    execFileSync(chromium, [...offlineFlags(profile, WIDTH, HEIGHT), ...args, pathToFileURL(page).href], {
       encoding: 'utf8',
       timeout: 120_000,
       maxBuffer: 64 * 1024 * 1024,

@@ -192,13 +192,15 @@ describe('lab command line', () => {
     expect(parseLabArgs(['--help'], labs, en)).to.deep.equal({ command: 'help', lang: 'en' });
   });
 
-  it('a lab runs pausing by default; --no-pause runs it straight through', () => {
+  it('a lab runs pausing by default, without a live view; --no-pause runs it straight through', () => {
     expect(parseLabArgs([labs[0]], labs, en)).to.deep.equal({
       command: 'run',
       lang: 'en',
       lab: labs[0],
       pause: true,
+      view: false,
     });
+    expect(parseLabArgs([labs[0], '--view'], labs, en)).to.include({ lab: labs[0], view: true });
     expect(parseLabArgs([labs[0], '--no-pause'], labs, en)).to.include({ lab: labs[0], pause: false });
     expect(parseLabArgs(['--no-pause', labs[0]], labs, en)).to.include({ lab: labs[0], pause: false });
   });
