@@ -35,6 +35,7 @@ const PAGE_CSS = `
 body{font-size:18px}main{max-width:none;padding:12px 20px}
 .live{display:grid;grid-template-columns:minmax(320px,28%) 1fr;gap:16px;align-items:start}
 .words h2{font-size:26px;margin:0 0 10px}.words dt{font-weight:700;color:#5f6b7a;margin-top:10px}
+#picture svg.timeline{width:100%}
 .words dd{margin:2px 0 0;font-size:20px}.status{color:#5f6b7a;font-size:14px}
 `;
 
