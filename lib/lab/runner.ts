@@ -45,7 +45,7 @@ export async function runLab(
     pause,
     view: live = false,
     onView,
-  }: { lang: Lang; pause: boolean; view?: boolean; onView?: (url: string) => void },
+  }: { lang: Lang; pause: boolean; view?: boolean; onView?: (view: LiveView) => void },
 ) {
   const write = (s: string) => console.log(s);
   const width = Math.min(process.stdout.columns ?? 100, 110); // the terminal's, else 100
@@ -68,7 +68,7 @@ export async function runLab(
     ? await LiveView.open(run, u('lab', { name: text.name, title: text.title[lang] }))
     : undefined;
   if (view) write(u('view', { url: view.url }));
-  if (view) onView?.(view.url);
+  if (view) onView?.(view);
   const verdicts: Verdict[] = [];
   const judged = (title: string, why?: string) => {
     verdicts.push({ title, state: why === undefined ? 'passed' : 'failed', at: Date.now(), message: why });

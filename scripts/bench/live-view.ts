@@ -3,10 +3,12 @@
 // each update; per event, the time from the recorder seeing it to the page showing it. Printed as
 // figures (p50, p95, max) for every event and for pod deletions: a benchmark, not a test.
 // Usage: npm run bench:view [-- <lab>]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { ARTIFACTS_DIR } from '../../lib/cluster/paths.ts';
 import { BEHAVIOURS } from '../../behaviours/index.ts';
 import { LAB_NAMES, loadTexts, loadUi, type LabName } from '../../labs/catalog.ts';
 import { runLab } from '../../lib/lab/runner.ts';
@@ -21,14 +23,29 @@ if (!LAB_NAMES.includes(lab)) {
 const chromium = chromiumPath();
 const profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
 let browser: ReturnType<typeof spawn> | undefined;
+let shot: Promise<void> | undefined;
+const run = promisify(execFile);
+const png = join(ARTIFACTS_DIR, 'live-view', `${lab}-mid-lab.png`);
+mkdirSync(dirname(png), { recursive: true });
 const text = loadTexts().find((t) => t.name === lab)!;
 const result = await runLab(BEHAVIOURS[lab], text, loadUi(), {
   lang: 'en',
   pause: false,
   view: true,
-  onView: (url) =>
-    (browser = spawn(chromium, [...offlineFlags(profile, 1600, 1000), url], { stdio: 'ignore' })),
+  onView(view) {
+    browser = spawn(chromium, [...offlineFlags(profile, 1600, 1000), view.url], { stdio: 'ignore' });
+    // A second look, as a late-comer's reload: the page mid-lab, once the first pod deletion is shown.
+    const flags = offlineFlags(mkdtempSync(join(profile, 'shot-')), 1600, 1000);
+    shot = view
+      .whenShown((s) => s.deletion, 900)
+      .then(() => run(chromium, [...flags, `--screenshot=${png}`, view.url]))
+      .then(
+        () => console.log(`  mid-lab screenshot: ${png}`),
+        (err: Error) => console.log(`  no mid-lab screenshot: ${err.message}`),
+      );
+  },
 });
+await shot;
 browser?.kill();
 rmSync(profile, { recursive: true, force: true });
 
@@ -36,8 +53,8 @@ const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 function line(what: string, shown: Shown[]) {
   const ms = shown.map((s) => s.ms);
-  if (!ms.length) return `  ${what.padEnd(34)} none shown`;
-  return `  ${what.padEnd(34)} n=${String(ms.length).padEnd(5)} p50 ${pct(ms, 50)} ms   p95 ${pct(ms, 95)} ms   max ${Math.max(...ms)} ms`;
+  if (!ms.length) return `  ${what.padEnd(38)} none shown`;
+  return `  ${what.padEnd(38)} n=${String(ms.length).padEnd(5)} p50 ${pct(ms, 50)} ms   p95 ${pct(ms, 95)} ms   max ${Math.max(...ms)} ms`;
 }
 const events = result.shown.filter((s) => s.resource !== 'report');
 console.log(`\nbench:view — lab ${lab}: recorder saw an event → the page showed it (same host clock)`);
