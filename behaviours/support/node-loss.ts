@@ -154,10 +154,8 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   };
   const why = `no replacement ${podName} for ${w.seconds}s (${w.why})`;
   const held = holds(ctx.rec, replaced, { seconds: w.seconds, why, resources: ['pods'] });
-  const to = await waiting(ctx, held).then(
-    (window) => window.to,
-    (err: unknown) => (err instanceof InvariantBroken ? Date.now() : Promise.reject(err)),
-  );
+  const endedEarly = (err: unknown) => (err instanceof InvariantBroken ? Date.now() : Promise.reject(err));
+  const to = await waiting(ctx, held).then((window) => window.to, endedEarly);
   const since = ctx.rec.events.filter((e) => e.at >= lostAt);
   const first = <T>(resource: string, name: string, test: (o: T) => boolean) =>
     since.find((e) => e.resource === resource && e.name === name && test(e.object as T))?.at;

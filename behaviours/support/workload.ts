@@ -11,7 +11,7 @@ export const PROFILE = loadProfile();
 const SEED = PROFILE.name === 'mysql'; // the seed's MySQL, which the texts name as the seed
 /** The StatefulSet's name, its pods' (`<sts>-<n>`), its PVCs' (`<template>-<pod>`) and DNS names. */
 export const STS = PROFILE.statefulSet;
-export const podName = (ordinal: number, sts = STS) => `${sts}-${ordinal}`;
+export const podName = (ordinal: number) => `${STS}-${ordinal}`;
 export const claimOf = (pod: string) => `${PROFILE.claimTemplate}-${pod}`;
 export const hostOf = (pod: string) => `${pod}.${PROFILE.service}`;
 
@@ -56,8 +56,7 @@ export function renderWorkload(namespace: string, options: WorkloadOptions = {})
     spec.selector = { matchLabels: { app: name } };
     spec.template.metadata = { labels: { app: name } };
   }
-  // The server's image: LAB_WORKLOAD_IMAGE, else the profile's for the mode (the seed's follows
-  // LAB_MYSQL_IMAGE), else the manifest's.
+  // LAB_WORKLOAD_IMAGE, else the profile's for the mode (the seed's: LAB_MYSQL_IMAGE), else the manifest's.
   const images = clusterImages();
   const image = process.env.LAB_WORKLOAD_IMAGE || (SEED ? images.mysql : PROFILE.image?.[images.mode]);
   if (image) serverContainer(statefulSet).image = image;
