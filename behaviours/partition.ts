@@ -15,8 +15,7 @@ import { nodeRow, pod, podRow, readyPod, seconds, uidPrefix } from './support/po
 import * as loss from './support/node-loss.ts';
 
 const { POD, CLAIM, VICTIM, OTHER, SERVER } = loss;
-/** What a second server logs on a datadir the first holds (the profile's secondWriter; its absence makes
- * this behaviour not applicable). */
+/** What a second server logs on a datadir the first holds (the profile's secondWriter, else not applicable). */
 const LOCK_MESSAGE = PROFILE.secondWriter ?? /$^/;
 
 /** Follows a pod's log until a line matches (`kubectl logs -f`: no polling), or gives up after `seconds`. */
@@ -70,29 +69,22 @@ export const partition: Behaviour = {
           });
           // Its first lock attempt comes early in MySQL's start; read from the log stream.
           const lock = (await logLine(ctx, POD, LOCK_MESSAGE, b.seconds)) ?? '-';
-          const node = second.spec?.nodeName ?? '-';
-          let newRunning: loss.Look;
-          [oldRunning, newRunning] = await Promise.all([
-            loss.mysqldOn(ctx, VICTIM),
-            loss.mysqldOn(ctx, OTHER),
-          ]);
+          const looks = await Promise.all([loss.mysqldOn(ctx, VICTIM), loss.mysqldOn(ctx, OTHER)]);
+          oldRunning = looks[0];
           const ready = isPodReady(pod(ctx, POD));
           const row = (p: V1Pod, which: string, mariadbd: loss.Look, ready: string) =>
             podRow(ctx, p, { pod: `${POD} (${which})`, [SERVER]: loss.lookCell(mariadbd), ready });
           const rows = [
             row(lost!.before, 'old, force-deleted', oldRunning, 'unknown (cut off)'),
-            row(second, 'new', newRunning, String(ready)),
+            row(second, 'new', looks[1], String(ready)),
           ];
-          return {
-            tables: [
-              { title: `two ${SERVER}, one ${CLAIM}`, rows },
-              { title: "the new server's log", rows: [{ line: lock }] },
-            ],
-            second,
-            oldRunning,
-            ready,
-            vars: { uid: uidPrefix(second.metadata?.uid), node, victim: VICTIM, pvc: CLAIM, lock },
-          };
+          const tables = [
+            { title: `two ${SERVER}, one ${CLAIM}`, rows },
+            { title: "the new server's log", rows: [{ line: lock }] },
+          ];
+          const node = second.spec?.nodeName ?? '-';
+          const vars = { uid: uidPrefix(second.metadata?.uid), node, victim: VICTIM, pvc: CLAIM, lock };
+          return { tables, second, oldRunning, ready, vars };
         },
         judge({ second, oldRunning, ready, vars }) {
           expect(vars.node, `the second ${POD} runs on the other node`).to.equal(OTHER);
@@ -113,9 +105,8 @@ export const partition: Behaviour = {
           const nodeBack = await loss.victimBack(ctx, reconnectedAt);
           // If the new server gave up on the lock (it retries 30 s), it is in crash-loop back-off.
           const b = plus(ctx.bounds.crashLoopRestart, ctx.bounds.mysqlStart);
-          const ready = await waitFor(ctx, `the new ${POD} Ready once the old ${SERVER} is gone`, b, () =>
-            readyPod(ctx, POD, lost!.uid),
-          );
+          const gone = `the new ${POD} Ready once the old ${SERVER} is gone`;
+          const ready = await waitFor(ctx, gone, b, () => readyPod(ctx, POD, lost!.uid));
           const readyAfter = seconds(reconnectedAt);
           const [left, read] = await Promise.all([loss.mysqldOn(ctx, VICTIM), loss.readRow(ctx)]);
           // What the cut-off node ran while nobody could look, from its own record (API provider).
@@ -124,24 +115,17 @@ export const partition: Behaviour = {
             { moment: 'end of the no-replacement window', [SERVER]: loss.lookCell(lost!.mysqld!) },
             { moment: 'second pod running', [SERVER]: loss.lookCell(oldRunning!) },
           ];
-          const node = { ...nodeRow(loss.victimNode(ctx), VICTIM), 'Ready after': `+${nodeBack}s` };
+          const back = { ...nodeRow(loss.victimNode(ctx), VICTIM), 'Ready after': `+${nodeBack}s` };
           const mariadbd = loss.lookCell(left);
           const extra = { 'Ready after': `+${readyAfter}s`, [`${SERVER} on ${VICTIM}`]: mariadbd, row: read };
-          return {
-            tables: [
-              { title: 'node', rows: [node] },
-              { title: 'pods', rows: [podRow(ctx, ready, extra)] },
-              { title: `${SERVER} on ${VICTIM} while it was cut off`, rows: looks },
-            ],
-            ready,
-            vars: {
-              victim: VICTIM,
-              node: ready.spec?.nodeName ?? '-',
-              ready: readyAfter,
-              left: mariadbd,
-              row: read,
-            },
-          };
+          const tables = [
+            { title: 'node', rows: [back] },
+            { title: 'pods', rows: [podRow(ctx, ready, extra)] },
+            { title: `${SERVER} on ${VICTIM} while it was cut off`, rows: looks },
+          ];
+          const node = ready.spec?.nodeName ?? '-';
+          const vars = { victim: VICTIM, node, ready: readyAfter, left: mariadbd, row: read };
+          return { tables, ready, vars };
         },
         judge({ ready, vars }) {
           const uid = second?.metadata?.uid;

@@ -48,15 +48,11 @@ export const podLoss: Behaviour = {
           const reused = `IP reused: ${after.ip} (the CNI handed out the same free address; not guaranteed)`;
           note(changed ? `IP changed ${before.ip} -> ${after.ip}` : reused);
           const since = (at: number | undefined) => (at === undefined ? '-' : `+${seconds(requested, at)}s`);
-          const events = {
-            'old pod DELETED': since(deletedAt),
-            'new pod ADDED': since(addedAt),
-            'new pod Ready': since(Date.now()),
-          };
+          const events = { 'old pod DELETED': since(deletedAt), 'new pod ADDED': since(addedAt) };
           const rows = Object.entries({ before, after }).map(([label, id]) => ({ '': label, ...id }));
           const tables = [
             { title: `${POD} before and after`, rows },
-            { title: 'events since the delete', rows: [events] },
+            { title: 'events since the delete', rows: [{ ...events, 'new pod Ready': since(Date.now()) }] },
           ];
           const notes = [changed ? 'ipChanged' : 'ipReused'];
           const vars = { oldIp: before.ip ?? '-', newIp: after.ip ?? '-', pvc: after.pvc };

@@ -5,34 +5,21 @@ import type { V1Container } from '@kubernetes/client-node';
 import { kubectl } from '../../lib/cluster/shell.ts';
 import { type RunContext, waitFor } from '../../lib/run/run.ts';
 import { readyPod } from './pods.ts';
-import { clusterImages, hostOf, PROFILE, workloadImage } from './workload.ts';
+import { clusterImages, hostOf, PROFILE, renderWorkload, serverContainer } from './workload.ts';
 
 /** Starts the client pod and waits until it runs. */
 export async function startClient(ctx: RunContext, nodeName?: string): Promise<void> {
   const idle = { imagePullPolicy: 'IfNotPresent', command: ['sleep', 'infinity'] };
   const containers: V1Container[] = [{ name: 'client', image: clusterImages().tools, ...idle }];
   if (PROFILE.marker.in === 'client') {
-    const template = PROFILE.objects.find((o) => o.kind === 'StatefulSet') as {
-      spec: { template: { spec: { containers: V1Container[] } } };
-    };
-    const server = template.spec.template.spec.containers.find((c) => c.name === PROFILE.container)!;
-    containers.push({
-      name: 'marker',
-      image: workloadImage() ?? server.image,
-      env: server.env,
-      envFrom: server.envFrom,
-      ...idle,
-    });
+    const { image, env, envFrom } = serverContainer(renderWorkload(ctx.ns).statefulSet);
+    containers.push({ name: 'marker', image, env, envFrom, ...idle });
   }
   const metadata = { name: 'client', labels: { app: 'lab-client' } };
   const spec = { nodeName, terminationGracePeriodSeconds: 1, containers };
   await ctx.kube.core.createNamespacedPod({ namespace: ctx.ns, body: { metadata, spec } });
   await waitFor(ctx, 'client pod Ready', ctx.bounds.podStart, () => readyPod(ctx, 'client'));
 }
-
-/** Runs a command in the client pod's container (≙ kubectl exec client -c … -- …). */
-const onClient = (ctx: RunContext, command: string[], container = 'client') =>
-  kubectl(['exec', '-n', ctx.ns, 'client', '-c', container, '--', ...command]);
 
 /** The profile's marker script, with HOST and MARKER, in the client's marker container or in `pod`. */
 async function marker(ctx: RunContext, pod: string, script: string, text = ''): Promise<string> {
@@ -50,7 +37,8 @@ export type DnsAnswer = { ips: string[]; ttl: number };
 
 /** One DNS query from the client pod, answers in the order the server gave them. */
 export async function resolve(ctx: RunContext, name: string): Promise<DnsAnswer> {
-  const { stdout } = await onClient(ctx, ['dig', '+noall', '+answer', '+search', name, 'A']);
+  const dig = ['dig', '+noall', '+answer', '+search', name, 'A'];
+  const { stdout } = await kubectl(['exec', '-n', ctx.ns, 'client', '-c', 'client', '--', ...dig]);
   const answers = stdout.split('\n').filter((l) => /\sIN\s+A\s/.test(l));
   const rows = answers.map((l) => l.trim().split(/\s+/));
   return { ips: rows.map((f) => f[4]!), ttl: Math.max(0, ...rows.map((f) => Number(f[1]))) };

@@ -30,6 +30,9 @@ export const TOLERATION = 10;
 export const POD = podName(0);
 export const CLAIM = claimOf(POD);
 export const ROW = 'written before the node was lost';
+/** The profile's server process on a node: pgrep's pattern, and as the tables name it. */
+export const MYSQLD = PROFILE.process;
+export const SERVER = MYSQLD.replaceAll('|', '/');
 
 export const victimNode = (ctx: RunContext) => ctx.rec.get<V1Node>('nodes', VICTIM);
 export const readRow = (ctx: RunContext) => readMarker(ctx, POD);
@@ -114,13 +117,6 @@ export function faultCommand(ctx: RunContext, fault: 'stop' | 'cut' | 'start' | 
   return (ctx.faults.provider.name === 'api' ? api : docker)[fault];
 }
 
-/** How long a cut may last where it cannot be ended from outside (the API provider): past the
- * no-replacement window, a forced second pod's start, and the reconnect step's own start. */
-const plannedCut = (ctx: RunContext) => {
-  const w = deriveBounds({ ...ctx.settings, defaultUnreachableToleration: TOLERATION }).noReplacementWindow;
-  return plus(w, ctx.bounds.mysqlStart).seconds;
-};
-
 /** A node loss as the watch saw it (wall ms): its tables and vars, what it took, what the events show. */
 export type VictimLoss = Awaited<ReturnType<typeof loseVictim>>;
 
@@ -142,14 +138,14 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const action = faultCommand(ctx, fault);
   ctx.involvedNodes.add(VICTIM);
   phase(`${fault} ${VICTIM} (runs ${podName} uid ${uid})  ≙ ${action}`);
-  // The clock starts after the fault: it may first wait for another run's node fault to be undone.
-  const undo = await (fault === 'stop'
-    ? ctx.faults.stopNode(VICTIM)
-    : ctx.faults.partitionNode(VICTIM, { seconds: plannedCut(ctx), watch: MYSQLD }));
-  const lostAt = Date.now();
   // The cluster's arithmetic with the pods' own (shorter) toleration in place of the cluster default.
   const bounds = deriveBounds({ ...ctx.settings, defaultUnreachableToleration: TOLERATION });
   const { nodeUnknown: u, podEvicted: evict, noReplacementWindow: w } = bounds;
+  // A cut the API provider cannot end from outside lasts past the window and a second server's start.
+  const cut = { seconds: plus(w, ctx.bounds.mysqlStart).seconds, watch: MYSQLD };
+  // The clock starts after the fault: it may first wait for another run's node fault to be undone.
+  const undo = await (fault === 'stop' ? ctx.faults.stopNode(VICTIM) : ctx.faults.partitionNode(VICTIM, cut));
+  const lostAt = Date.now();
   // Watched, not slept: a replacement (any new pod of the controller, whatever its name) ends it early.
   const lostPod = lostPodOf(before);
   const replaced = () => {
@@ -158,10 +154,8 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   };
   const why = `no replacement ${podName} for ${w.seconds}s (${w.why})`;
   const held = holds(ctx.rec, replaced, { seconds: w.seconds, why, resources: ['pods'] });
-  const to = await waiting(ctx, held).then(
-    (window) => window.to,
-    (err: unknown) => (err instanceof InvariantBroken ? Date.now() : Promise.reject(err)),
-  );
+  const endedEarly = (err: unknown) => (err instanceof InvariantBroken ? Date.now() : Promise.reject(err));
+  const to = await waiting(ctx, held).then((window) => window.to, endedEarly);
   const since = ctx.rec.events.filter((e) => e.at >= lostAt);
   const first = <T>(resource: string, name: string, test: (o: T) => boolean) =>
     since.find((e) => e.resource === resource && e.name === name && test(e.object as T))?.at;
@@ -238,10 +232,6 @@ export function judgeLoss(loss: VictimLoss, ctx: RunContext): void {
   noReplacementDuring(ctx.rec.events, lostPodOf(loss.before), loss.window);
 }
 
-/** The profile's server process on a node: pgrep's pattern, and as the tables name it. */
-export const MYSQLD = PROFILE.process;
-export const SERVER = MYSQLD.replaceAll('|', '/');
-
 /** A look at a node's mariadbd at one moment. `count` is absent while it cannot be known yet: a node
  * the API provider cut off can only be read from its own record once it returns (settleLooks). */
 export type Look = { at: number; count?: number };
@@ -263,10 +253,8 @@ export async function settleLooks(ctx: RunContext, node: string, looks: Look[]):
   if (looks.every((l) => l.count !== undefined)) return;
   const record = (await ctx.faults.provider.countsDuring?.(node)) ?? [];
   for (const l of looks.filter((k) => k.count === undefined)) {
-    const near = record
-      .filter((r) => Math.abs(r.at - l.at) <= 2000)
-      .sort((a, b) => Math.abs(a.at - l.at) - Math.abs(b.at - l.at))[0];
-    if (near) l.count = near.count;
+    const distance = (r: Look) => Math.abs(r.at - l.at);
+    l.count = record.filter((r) => distance(r) <= 2000).sort((a, b) => distance(a) - distance(b))[0]?.count;
   }
 }
 
@@ -274,8 +262,6 @@ export async function settleLooks(ctx: RunContext, node: string, looks: Look[]):
  * (the step that settles it), never passed here. */
 export function stillRan(l: Look, what: string, judgedLater = false): void {
   if (l.count === undefined && judgedLater) return;
-  expect(
-    l.count,
-    `${what} (${SERVER} on ${VICTIM} at ${new Date(l.at).toISOString().slice(11, 23)})`,
-  ).to.be.above(0);
+  const at = new Date(l.at).toISOString().slice(11, 23);
+  expect(l.count, `${what} (${SERVER} on ${VICTIM} at ${at})`).to.be.above(0);
 }

@@ -2,28 +2,22 @@
 // behaviour: the behaviour names what it varies and everything else stays as the profile's manifest says.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubernetesObject, V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { REPO_ROOT } from '../../lib/cluster/paths.ts';
 import { chooseImages, parseVersions } from '../../lib/cluster/images.ts';
 import { loadProfile } from '../../lib/workload/profile.ts';
 
 export const PROFILE = loadProfile();
+const SEED = PROFILE.name === 'mysql'; // the seed's MySQL, which the texts name as the seed
 /** The StatefulSet's name, its pods' (`<sts>-<n>`), its PVCs' (`<template>-<pod>`) and DNS names. */
 export const STS = PROFILE.statefulSet;
-export const podName = (ordinal: number, sts = STS) => `${sts}-${ordinal}`;
+export const podName = (ordinal: number) => `${STS}-${ordinal}`;
 export const claimOf = (pod: string) => `${PROFILE.claimTemplate}-${pod}`;
 export const hostOf = (pod: string) => `${pod}.${PROFILE.service}`;
 
 /** The images of the current mode (air-gapped builds, or LAB_IMAGES=stock). */
 export const clusterImages = () =>
   chooseImages(process.env, parseVersions(readFileSync(join(REPO_ROOT, 'scripts/versions.env'), 'utf8')));
-/** The workload container's image: LAB_WORKLOAD_IMAGE, else the profile's for the mode (the seed's
- * MySQL also follows LAB_MYSQL_IMAGE), else the manifest's. */
-export function workloadImage(): string | undefined {
-  const images = clusterImages();
-  if (process.env.LAB_WORKLOAD_IMAGE) return process.env.LAB_WORKLOAD_IMAGE;
-  return PROFILE.name === 'mysql' ? images.mysql : PROFILE.image?.[images.mode];
-}
 
 export interface WorkloadOptions {
   /** Another StatefulSet beside the profile's: its own name and labels, so neither adopts the other's
@@ -40,16 +34,18 @@ export interface WorkloadOptions {
   preferNode?: string;
 }
 
+/** The StatefulSet's server container (the profile's `container`). */
+export const serverContainer = (sts: V1StatefulSet) =>
+  sts.spec!.template.spec!.containers.find((c) => c.name === PROFILE.container)!;
+
 const onHosts = (values: string[]) => ({
   matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values }],
 });
 
 /** The profile's objects in `namespace`, its StatefulSet shaped by `options`. */
 export function renderWorkload(namespace: string, options: WorkloadOptions = {}) {
-  const objects: KubernetesObject[] = structuredClone(PROFILE.objects).map((o) => ({
-    ...o,
-    metadata: { ...o.metadata, namespace },
-  }));
+  const objects = structuredClone(PROFILE.objects);
+  for (const o of objects) o.metadata = { ...o.metadata, namespace };
   const statefulSet = objects.find((o) => o.kind === 'StatefulSet') as V1StatefulSet;
   const spec = statefulSet.spec!;
   const pod = spec.template.spec!;
@@ -60,8 +56,10 @@ export function renderWorkload(namespace: string, options: WorkloadOptions = {})
     spec.selector = { matchLabels: { app: name } };
     spec.template.metadata = { labels: { app: name } };
   }
-  const image = workloadImage();
-  if (image) pod.containers.find((c) => c.name === PROFILE.container)!.image = image;
+  // LAB_WORKLOAD_IMAGE, else the profile's for the mode (the seed's: LAB_MYSQL_IMAGE), else the manifest's.
+  const images = clusterImages();
+  const image = process.env.LAB_WORKLOAD_IMAGE || (SEED ? images.mysql : PROFILE.image?.[images.mode]);
+  if (image) serverContainer(statefulSet).image = image;
   if (replicas !== undefined) spec.replicas = replicas;
   if (podManagementPolicy) spec.podManagementPolicy = podManagementPolicy;
   if (storageClass) spec.volumeClaimTemplates![0]!.spec!.storageClassName = storageClass;
@@ -94,16 +92,9 @@ export function deploymentOf(statefulSet: V1StatefulSet, name: string): V1Deploy
 }
 
 /** The profile's objects, as a plan names them (`--plan`). */
+const OTHERS = PROFILE.objects.filter((o) => o.kind !== 'StatefulSet' && o.kind !== 'Service');
 export const WORKLOAD_OBJECTS = (replicas: number) =>
-  `${PROFILE.name === 'mysql' ? 'the seed' : `profile ${PROFILE.name}`}: StatefulSet ${STS} (${replicas} replica${replicas > 1 ? 's' : ''}), headless Service ${PROFILE.service}, PVCs ${claimOf(`${STS}-<n>`)}${
-    PROFILE.objects.length > 2
-      ? `, ${PROFILE.objects
-          .filter((o) => o.kind !== 'StatefulSet' && o.kind !== 'Service')
-          .map((o) => `${o.kind} ${o.metadata?.name}`)
-          .join(', ')}`
-      : ''
-  }`;
+  `${SEED ? 'the seed' : `profile ${PROFILE.name}`}: StatefulSet ${STS} (${replicas} replica${replicas > 1 ? 's' : ''}), headless Service ${PROFILE.service}, PVCs ${claimOf(`${STS}-<n>`)}${OTHERS.map((o) => `, ${o.kind} ${o.metadata?.name}`).join('')}`;
 export const CLIENT_POD = `pod client (dig; the workload's image for its marker)`;
 /** What the steps call the StatefulSet they deploy. */
-export const THE_STS =
-  PROFILE.name === 'mysql' ? 'the seed StatefulSet' : `the ${PROFILE.name} profile's StatefulSet`;
+export const THE_STS = SEED ? 'the seed StatefulSet' : `the ${PROFILE.name} profile's StatefulSet`;
