@@ -185,7 +185,7 @@ export const headlessDns: Behaviour = {
           await waitFor(
             ctx,
             `${PODS.join(', ')} Ready and ${REPLICAS} ready endpoints (OrderedReady starts them one after another)`,
-            times(REPLICAS, ctx.bounds.mysqlStart),
+            times(REPLICAS, ctx.bounds.workloadStart),
             () => PODS.every((n) => readyPod(ctx, n)) && readyIps(ctx).length === REPLICAS,
           );
           ips = Object.fromEntries(PODS.map((n) => [n, pod(ctx, n)!.status!.podIP!]));

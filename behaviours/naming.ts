@@ -98,7 +98,7 @@ export const naming: Behaviour = {
         const apply = `kubectl apply -f <the profile's manifests>; kubectl scale sts ${STS} --replicas=${REPLICAS}`;
         phase(`deploy ${THE_STS} on ${NODES.join(', ')}  ≙ ${apply}`);
         await deployWorkload(ctx, { replicas: REPLICAS, nodeNames: NODES });
-        const b = times(REPLICAS, ctx.bounds.mysqlStart); // OrderedReady: one MySQL start after another
+        const b = times(REPLICAS, ctx.bounds.workloadStart); // OrderedReady: one MySQL start after another
         await waitFor(ctx, `${PODS.join(', ')} Ready`, b, () => PODS.every((n) => readyPod(ctx, n)));
         const sts = await ctx.kube.apps.readNamespacedStatefulSet({ name: STS, namespace: ctx.ns });
         const pods = podsOf(ctx, STS_LABELS);

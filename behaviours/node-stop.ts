@@ -69,7 +69,7 @@ const wayOut = (
     async act(ctx) {
       const lost = await loss.loseVictim(ctx, 'stop');
       phase(typeof says === 'string' ? says : says(ctx));
-      const replaced = await replacedBy(ctx, lost, action, plus(ctx.bounds[delay], ctx.bounds.mysqlStart));
+      const replaced = await replacedBy(ctx, lost, action, plus(ctx.bounds[delay], ctx.bounds.workloadStart));
       // The mechanism on the live watch: the Node's change, the old pod's DELETED, the new pod's ADDED.
       const since = ctx.rec.events.filter((e) => e.at >= replaced.actedAt && e.source === 'watch');
       const seenAt = (event: string, test: typeof mechanism.seen) => ({ event, at: since.find(test)?.at });
@@ -117,7 +117,7 @@ const contrast = step({
     const isWeb = (p: V1Pod, old?: string) =>
       p.metadata?.labels?.app === 'web' && p.metadata.uid !== old && isPodReady(p);
     const webReady = (old?: string) =>
-      waitFor(ctx, 'a Deployment pod Ready', ctx.bounds.mysqlStart, () =>
+      waitFor(ctx, 'a Deployment pod Ready', ctx.bounds.workloadStart, () =>
         ctx.rec.objects<V1Pod>('pods').find((p) => isWeb(p, old)),
       );
     const web = await webReady();
@@ -144,7 +144,7 @@ const contrast = step({
     phase(start(ctx, ", which holds the pending pod's volume"));
     const startedAt = Date.now();
     await old.undo();
-    const bound = plus(ctx.bounds.nodeReady, ctx.bounds.mysqlStart);
+    const bound = plus(ctx.bounds.nodeReady, ctx.bounds.workloadStart);
     const back = await waitFor(ctx, `${LOCAL} Ready on ${VICTIM}`, bound, () =>
       readyPod(ctx, LOCAL, old.uid),
     );
@@ -218,7 +218,7 @@ export const nodeStop: Behaviour = {
         async act(ctx) {
           phase(`force delete ${POD} (unsafe if the node still ran it)  ≙ kubectl delete pod ${POD} --force`);
           const force: Action = (c) => c.faults.deletePod(c.ns, POD, { force: true });
-          return (forced = await replacedBy(ctx, lost!, force, ctx.bounds.mysqlStart));
+          return (forced = await replacedBy(ctx, lost!, force, ctx.bounds.workloadStart));
         },
         judge: (seen) => judgeReplaced(seen, OTHER),
       }),

@@ -62,7 +62,7 @@ export const ordinals: Behaviour = {
           phase(`create ${THE_STS} with 0 replicas (OrderedReady, the default)`);
           await deployWorkload(ctx, SEED);
           phase(`scale to 3  ≙ kubectl scale sts ${STS} --replicas=3`);
-          const b = times(3, ctx.bounds.mysqlStart);
+          const b = times(3, ctx.bounds.workloadStart);
           const w = await scaleTo(ctx, STS, 3, b, 'one MySQL first start after another');
           // What the API server itself recorded (whole seconds): the watch's order must agree with it.
           const api = podsOf(ctx, STS).map((p) => ({
@@ -155,7 +155,13 @@ export const ordinals: Behaviour = {
         title: `scale 3→1: ${P2} removed first, ${P1} only after ${P2} is gone`,
         async act(ctx) {
           phase(`scale to 1  ≙ kubectl scale sts ${STS} --replicas=1`);
-          const w = await scaleTo(ctx, STS, 1, times(2, ctx.bounds.mysqlStop), 'one graceful stop at a time');
+          const w = await scaleTo(
+            ctx,
+            STS,
+            1,
+            times(2, ctx.bounds.workloadStop),
+            'one graceful stop at a time',
+          );
           const vars = { order: orderOf(w.gone), gap: gapMs(named(w.removing, P1), named(w.gone, P2)) };
           return { tables: [eventTable('scale 3 → 1', w, ['removing', 'gone'], [2, 1])], w, vars };
         },
@@ -175,7 +181,7 @@ export const ordinals: Behaviour = {
           phase(`create ${PARALLEL}: podManagementPolicy Parallel, 0 replicas`);
           await createAll(ctx, [sts]);
           phase(`scale to 3  ≙ kubectl scale sts ${PARALLEL} --replicas=3`);
-          const b = times(2, ctx.bounds.mysqlStart);
+          const b = times(2, ctx.bounds.workloadStart);
           const w = await scaleTo(ctx, PARALLEL, 3, b, 'three MySQL first starts side by side');
           const [ats, first] = [w.added.map((m) => m.at), w.ready[0]];
           const vars = {

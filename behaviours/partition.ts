@@ -62,7 +62,7 @@ export const partition: Behaviour = {
         async act(ctx) {
           phase(`force delete ${POD} (what the seed warns against)  ≙ kubectl delete pod ${POD} --force`);
           await ctx.faults.deletePod(ctx.ns, POD, { force: true });
-          const b = ctx.bounds.mysqlStart;
+          const b = ctx.bounds.workloadStart;
           second = await waitFor(ctx, `a second ${POD} running`, b, () => {
             const p = pod(ctx, POD);
             return p?.metadata?.uid !== lost!.uid && p?.status?.containerStatuses?.[0]?.state?.running && p;
@@ -104,7 +104,7 @@ export const partition: Behaviour = {
           await lost!.undo();
           const nodeBack = await loss.victimBack(ctx, reconnectedAt);
           // If the new server gave up on the lock (it retries 30 s), it is in crash-loop back-off.
-          const b = plus(ctx.bounds.crashLoopRestart, ctx.bounds.mysqlStart);
+          const b = plus(ctx.bounds.crashLoopRestart, ctx.bounds.workloadStart);
           const gone = `the new ${POD} Ready once the old ${SERVER} is gone`;
           const ready = await waitFor(ctx, gone, b, () => readyPod(ctx, POD, lost!.uid));
           const readyAfter = seconds(reconnectedAt);

@@ -38,7 +38,7 @@ export const podLoss: Behaviour = {
           phase(`${mode} delete of ${POD} (uid ${before.uid}, ip ${before.ip})  ≙ ${kubectl}`);
           const requested = Date.now();
           await ctx.faults.deletePod(ctx.ns, POD, { force });
-          const b = ctx.bounds.mysqlStart;
+          const b = ctx.bounds.workloadStart;
           current = await waitFor(ctx, `a new ${POD} Ready`, b, () => readyPod(ctx, POD, before.uid));
           const after = identity(ctx);
           const seen = ctx.rec.history('pods', POD).filter((e) => e.at >= requested);
@@ -95,7 +95,7 @@ export const podLoss: Behaviour = {
           phase(`deploy ${THE_STS} (1 replica) and a client pod`);
           await deployWorkload(ctx, { replicas: 1, nodeNames: WORKERS });
           await startClient(ctx, WORKERS[0]);
-          const b = ctx.bounds.mysqlStart;
+          const b = ctx.bounds.workloadStart;
           current = await waitFor(ctx, `${POD} Running and Ready`, b, () => readyPod(ctx, POD));
           phase('write a row before the loss');
           await writeMarker(ctx, POD, ROW);

@@ -60,7 +60,7 @@ export const pvcProtection: Behaviour = {
           await deployWorkload(ctx, { replicas: 1 });
           const control = { kind: 'PersistentVolumeClaim', metadata: { name: CONTROL }, spec: CONTROL_SPEC };
           await createAll(ctx, [{ apiVersion: 'v1', ...control }]);
-          const pod = await waitFor(ctx, `${POD} Ready`, ctx.bounds.mysqlStart, () => readyPod(ctx, POD));
+          const pod = await waitFor(ctx, `${POD} Ready`, ctx.bounds.workloadStart, () => readyPod(ctx, POD));
           podUid = pod.metadata!.uid!;
           const claims = [pvc(ctx, CLAIM), pvc(ctx, CONTROL)];
           const rows = [claimRow(CLAIM, claims[0]), claimRow(CONTROL, claims[1])];
@@ -108,7 +108,7 @@ export const pvcProtection: Behaviour = {
         title: `once ${POD} is gone, ${CLAIM} is removed — after the pod, never before`,
         async act(ctx) {
           phase(`scale the StatefulSet to 0  ≙ kubectl scale sts ${STS} --replicas=0`);
-          const { t0: at } = await scaleTo(ctx, STS, 0, ctx.bounds.mysqlStop, 'one graceful stop');
+          const { t0: at } = await scaleTo(ctx, STS, 0, ctx.bounds.workloadStop, 'one graceful stop');
           const claimGone = await untilDeleted(ctx, CLAIM, ' once its pod is gone');
           const podGone = deletedOnWatch(ctx, POD, 'pods');
           const when = (e: RecordedEvent | undefined) => (e ? `+${seconds(at, e.at)}s` : 'not seen');

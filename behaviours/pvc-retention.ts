@@ -70,7 +70,7 @@ async function scaledDown(ctx: RunContext, pvcsGo: boolean) {
   const beforeTable = pvcTable(ctx, 'before the scale-down');
   const before = beforeTable.rows.filter((r) => r.exists);
   phase(`scale ${STS} ${REPLICAS} -> ${SCALED}  ≙ kubectl scale sts ${STS} --replicas=${SCALED}`);
-  const stops = times(REPLICAS - SCALED, ctx.bounds.mysqlStop);
+  const stops = times(REPLICAS - SCALED, ctx.bounds.workloadStop);
   const { t0: at } = await scaleTo(ctx, STS, SCALED, stops, 'OrderedReady: one graceful stop at a time');
   /** The first event of `name` since the patch that `is`. */
   const first = (res: string, name: string, is = deleted) =>
@@ -117,7 +117,7 @@ export const pvcRetention: Behaviour = {
           phase(`deploy ${THE_STS} (${REPLICAS} replicas, no retention policy) and a client pod`);
           await deployWorkload(ctx, { replicas: REPLICAS, nodeNames: [worker(1), worker(2)] });
           await startClient(ctx, worker(1));
-          const starts = times(REPLICAS, ctx.bounds.mysqlStart);
+          const starts = times(REPLICAS, ctx.bounds.workloadStart);
           await settled(ctx, STS, REPLICAS, starts, 'OrderedReady: one at a time');
           [first, kept] = [podsOf(ctx, STS), volumes(ctx)];
           phase(`write a row into ${POD} before the scale-down`);
@@ -152,7 +152,7 @@ export const pvcRetention: Behaviour = {
         async act(ctx) {
           phase(`scale ${STS} ${SCALED} -> ${REPLICAS}  ≙ kubectl scale sts ${STS} --replicas=${REPLICAS}`);
           const old = first.slice(SCALED);
-          const starts = times(old.length, ctx.bounds.mysqlStart);
+          const starts = times(old.length, ctx.bounds.workloadStart);
           const up = await scaleTo(ctx, STS, REPLICAS, starts, 'OrderedReady: one at a time');
           const again = podsOf(ctx, STS).slice(SCALED);
           const ip = again.at(-1)!.status!.podIP!;

@@ -45,7 +45,7 @@ const { kube, ns, rec, bounds } = run.ctx;
 let failed = false;
 try {
   await createAll(run.ctx, renderWorkload(ns, { replicas: 1 }).objects);
-  const start = bounds.mysqlStart;
+  const start = bounds.workloadStart;
   const readyPod = (other?: string) => {
     const p = rec.get<V1Pod>('pods', POD, ns);
     return p && p.metadata?.uid !== other && !p.metadata?.deletionTimestamp && isPodReady(p) ? p : undefined;

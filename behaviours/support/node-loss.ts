@@ -71,7 +71,7 @@ export const deployOnVictimStep = step({
     phase(`deploy ${THE_STS} on the shared class, preferring ${VICTIM}`);
     await deployWorkload(ctx, onVictim('shared'));
     await startClient(ctx, worker(1)); // neither the victim nor where mysql-0 moves: it outlives both
-    const p = await waitFor(ctx, `${POD} Ready`, ctx.bounds.mysqlStart, () => readyPod(ctx, POD));
+    const p = await waitFor(ctx, `${POD} Ready`, ctx.bounds.workloadStart, () => readyPod(ctx, POD));
     await writeMarker(ctx, POD, ROW);
     const read = await readRow(ctx);
     const volume = volumeRow(ctx, CLAIM);
@@ -124,13 +124,13 @@ export type VictimLoss = Awaited<ReturnType<typeof loseVictim>>;
  * loss left it elsewhere), watches the no-replacement window, and shows the timeline, the Node, the pod. */
 export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName = POD) {
   await victimBack(ctx);
-  const readyAgain = (old?: string, bound = ctx.bounds.mysqlStart) =>
+  const readyAgain = (old?: string, bound = ctx.bounds.workloadStart) =>
     waitFor(ctx, `${podName} Ready`, bound, () => readyPod(ctx, podName, old));
   let before = await readyAgain();
   if (before.spec?.nodeName !== VICTIM) {
     note(`${podName} runs on ${before.spec?.nodeName}: back to ${VICTIM}  ≙ kubectl delete pod ${podName}`);
     await ctx.faults.deletePod(ctx.ns, podName);
-    before = await readyAgain(before.metadata!.uid!, plus(ctx.bounds.mysqlStop, ctx.bounds.mysqlStart));
+    before = await readyAgain(before.metadata!.uid!, plus(ctx.bounds.workloadStop, ctx.bounds.workloadStart));
   }
   const where = before.spec?.nodeName;
   if (where !== VICTIM) throw new Error(`${podName} runs on ${where}, not ${VICTIM}`);
@@ -142,7 +142,7 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const bounds = deriveBounds({ ...ctx.settings, defaultUnreachableToleration: TOLERATION });
   const { nodeUnknown: u, podEvicted: evict, noReplacementWindow: w } = bounds;
   // A cut the API provider cannot end from outside lasts past the window and a second server's start.
-  const cut = { seconds: plus(w, ctx.bounds.mysqlStart).seconds, watch: MYSQLD };
+  const cut = { seconds: plus(w, ctx.bounds.workloadStart).seconds, watch: MYSQLD };
   // The clock starts after the fault: it may first wait for another run's node fault to be undone.
   const undo = await (fault === 'stop' ? ctx.faults.stopNode(VICTIM) : ctx.faults.partitionNode(VICTIM, cut));
   const lostAt = Date.now();

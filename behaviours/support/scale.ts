@@ -94,7 +94,7 @@ export async function rollout(ctx: RunContext, sts: string, ordinals: number[], 
   const expected = ordinals.map((i) => `${sts}-${i}`);
   const uids = new Set(podsOf(ctx, sts).map((p) => p.metadata!.uid!));
   const t0 = await patchSts(ctx, sts, ...patch);
-  const b = times(expected.length, ctx.bounds.mysqlStart);
+  const b = times(expected.length, ctx.bounds.workloadStart);
   const fresh = (name: string) => watched(ctx, sts, t0, uids).ready.some((m) => m.name === name);
   await waitFor(ctx, `${expected.join(' then ')} recreated and Ready`, b, () => expected.every(fresh));
   await settled(ctx, sts, uids.size, b, 'the rollout done');

@@ -209,18 +209,18 @@ export interface Bounds {
   kubeletReregister: Bound;
   /** A Node object deleted → pod GC force-deletes its pods. */
   podGc: Bound;
-  /** MySQL's first start (datadir initialised) or a restart on its datadir, until Ready. */
-  mysqlStart: Bound;
+  /** The workload's first start (data directory initialised) or a restart on it, until Ready. */
+  workloadStart: Bound;
   /** A pod of a preloaded image (client, Deployment contrast) from creation to Ready. */
   podStart: Bound;
-  /** MySQL's graceful stop of one pod (SIGTERM, flush, exit) within its termination grace period. */
-  mysqlStop: Bound;
+  /** The workload's graceful stop of one pod (its stop signal, flush, exit) within its grace period. */
+  workloadStop: Bound;
   /** A controller reacting to a change it watches: ReplicaSet replacement, endpoint update,
    * scheduler event, PVC bound or garbage-collected. */
   controllerReaction: Bound;
   /** The seed's readiness probe turning a pod Ready=False (or back) and the EndpointSlice following. */
   readinessChange: Bound;
-  /** A container in crash-loop back-off started again and its MySQL Ready. */
+  /** A container in crash-loop back-off started again and its server Ready. */
   crashLoopRestart: Bound;
   /** Recorder: restart a watch silent for this long; server-side watch timeout. */
   watchIdle: Bound;
@@ -295,15 +295,19 @@ export function deriveBounds(live: LiveSettings, env: Env = process.env): Bounds
       POD_GC.quarantineSeconds + 2 * POD_GC.periodSeconds + slack,
       `pod GC quarantine ${POD_GC.quarantineSeconds}s + 2× its ${POD_GC.periodSeconds}s period + slack ${slack}s (constants, not flags)`,
     ),
-    // Measured at 10-20 s per MySQL pod here; room for a loaded 2-core machine. Not a cluster
+    // Measured at 10-20 s per MySQL pod here (PostgreSQL 4-8 s); room for a loaded machine. Not a cluster
     // setting: the workload's own start, so a constant with its variable.
-    mysqlStart: make(
-      'MYSQL_START',
+    workloadStart: make(
+      'WORKLOAD_START',
       180,
-      'MySQL first start 10-20 s measured, readiness probe every 2 s, room for a loaded 2-core machine',
+      "the workload's first start (the seed's MySQL 10-20 s measured, PostgreSQL 4-8 s), readiness probe every 2 s, room for a loaded 2-core machine",
     ),
     podStart: make('POD_START', 120, 'a preloaded image starts in seconds; room for a loaded machine'),
-    mysqlStop: make('MYSQL_STOP', 60, "the seed pod's termination grace period 30 s, with room"),
+    workloadStop: make(
+      'WORKLOAD_STOP',
+      60,
+      "the workload's termination grace period (the seed's 30 s), with room",
+    ),
     controllerReaction: make(
       'CONTROLLER_REACTION',
       60,
@@ -317,7 +321,7 @@ export function deriveBounds(live: LiveSettings, env: Env = process.env): Bounds
     crashLoopRestart: make(
       'CRASH_LOOP_RESTART',
       300,
-      "kubelet's crash-loop back-off (capped at 300 s) covers the restart; MySQL then starts within it",
+      "kubelet's crash-loop back-off (capped at 300 s) covers the restart; the workload then starts within it",
     ),
     watchIdle: make('WATCH_IDLE', envSeconds(env, 'LAB_WATCH_IDLE') ?? 90, 'LAB_WATCH_IDLE or 90s'),
     watchTimeout: make(

@@ -24,13 +24,13 @@ const ui = loadUi();
 const STEPS = text.steps.length;
 /**
  * How long one naming run may take, from the bounds its waits use (behaviours/naming.ts): opening
- * the run (connect, repair, sweep, namespace; 60 s), 3 pods × mysqlStart, PVCs bound
+ * the run (connect, repair, sweep, namespace; 60 s), 3 pods × workloadStart, PVCs bound
  * (controllerReaction), the Deployment's pods (podStart), its replacement (controllerReaction),
  * and the clean-up (NAMESPACE_GONE_BOUND).
  */
 const labBound = (b: Bounds) =>
   60 +
-  3 * b.mysqlStart.seconds +
+  3 * b.workloadStart.seconds +
   2 * b.controllerReaction.seconds +
   b.podStart.seconds +
   NAMESPACE_GONE_BOUND;
@@ -272,7 +272,7 @@ describe('integration: a lab in a real terminal and straight through', function 
 
   it(`Ctrl-C while a step runs (${COLUMNS}x${ROWS} terminal, English): the lab undoes what it made`, async function () {
     // Opening the session, the first step starting, then the undo (a namespace delete, not awaited).
-    const bound = 60 + cluster().bounds.mysqlStart.seconds;
+    const bound = 60 + cluster().bounds.workloadStart.seconds;
     this.timeout((bound + NAMESPACE_GONE_BOUND + 30) * 1000);
     const t0 = performance.now();
     const deadline = deadlineIn(bound);
