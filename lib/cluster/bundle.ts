@@ -564,6 +564,8 @@ interface LoadedRecord {
   manifest: BundleManifest;
 }
 const recordPath = (cache: string) => join(cache, 'bundle.json');
+/** Whether a bundle filled this cache (its later cluster:up runs take the images from there). */
+export const bundleLoadedHere = (cache = LAB_CACHE) => existsSync(recordPath(cache));
 
 /** Verifies a bundle and that this checkout can use it; reads only. */
 export async function verifyForCheckout(file: string, here = checkoutFacts()): Promise<Verified> {

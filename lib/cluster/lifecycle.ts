@@ -28,6 +28,7 @@ import { kubectl } from './shell.ts';
 import { acquireClusterLock, releaseClusterLock } from './lock.ts';
 import { ourClusterId, ownerDir, proveOwnership } from './ownership.ts';
 import {
+  bundleLoadedHere,
   checkoutFacts,
   loadBundle,
   makeBundle,
@@ -267,9 +268,15 @@ async function bringUp(options: UpOptions = {}): Promise<void> {
     throw new Error(
       `a bundle holds the air-gapped images, and LAB_IMAGES/KIND_NODE_IMAGE ask for stock ones: drop one of the two`,
     );
-  console.log(
-    `[cluster] images: ${images.mode}${images.mode === 'stock' ? ` (${images.node})` : bundleGiven ? ` (from the bundle ${bundleGiven})` : ' (built here from package registries)'}`,
-  );
+  const source =
+    images.mode === 'stock'
+      ? images.node
+      : bundleGiven
+        ? `from the bundle ${bundleGiven}`
+        : bundleLoadedHere()
+          ? 'from the bundle loaded into this cache'
+          : 'built here from package registries';
+  console.log(`[cluster] images: ${images.mode} (${source})`);
   // A bundle is verified whole before anything else: one that is refused has changed nothing.
   const bundle = bundleGiven
     ? await stage('verify bundle', async () => {
