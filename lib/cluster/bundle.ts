@@ -27,7 +27,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlib, createZstdDecompress } from 'node:zlib';
@@ -187,6 +187,11 @@ export class ByteReader {
   constructor(source: AsyncIterable<Buffer>, tap?: (bytes: Buffer) => void) {
     this.it = source[Symbol.asyncIterator]();
     this.tap = tap;
+  }
+
+  /** Stops reading (closes the file or stream behind it). */
+  async close(): Promise<void> {
+    await this.it.return?.();
   }
 
   /** Up to `max` bytes; empty only at the end of the stream. */
@@ -351,6 +356,7 @@ export async function verifyBundle(file: string): Promise<Verified> {
   try {
     first = await next('manifest.json', 1 << 20);
   } catch (err) {
+    await reader.close();
     throw refuse(
       `not a statefulset-lab cluster bundle (${err instanceof Error ? err.message : String(err)}). Pass the .bundle file that npm run cluster:bundle wrote.`,
     );
@@ -385,11 +391,14 @@ export async function verifyBundle(file: string): Promise<Verified> {
     if (err instanceof BundleRefused) throw err;
     const why = err instanceof Error ? err.message : String(err);
     throw corrupt(err instanceof Truncated ? `it is truncated: ${why}` : why);
+  } finally {
+    await reader.close();
   }
 }
 
 /** LAB_BUNDLE or --bundle: a file, or a folder holding bundles (this checkout's by name, else the newest). */
-export function resolveBundle(given: string, here: Checkout): string {
+export function resolveBundle(path: string, here: Checkout): string {
+  const given = fromUser(path);
   if (!existsSync(given) || !statSync(given).isDirectory()) return given;
   const files = readdirSync(given)
     .filter((f) => f.endsWith('.bundle'))
@@ -400,6 +409,9 @@ export function resolveBundle(given: string, here: Checkout): string {
     files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]!
   );
 }
+
+/** A path the user typed: npm runs scripts in the package root, and keeps where it started in INIT_CWD. */
+const fromUser = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
 
 export const bundleName = (nodeImage: string) =>
   `statefulset-lab-${nodeImage.replace(/^.*\/node:/, 'node-')}.bundle`;
@@ -473,6 +485,9 @@ export async function makeBundle(options: MakeOptions = {}): Promise<string> {
     const members: Member[] = [];
     const payload = join(work, 'payload.tar.zst');
     const compression = `zstd -${level} --long=${WINDOW_LOG} -T0`;
+    log(
+      `[bundle] ${compression}… (-19 takes about 10 minutes on 2 cores; --level 3 under a minute, a third larger)`,
+    );
     t = performance.now();
     await compress(payloadTar(files, members), payload, level);
     const raw = members.reduce((a, m) => a + m.size, 0);
@@ -514,9 +529,10 @@ export async function makeBundle(options: MakeOptions = {}): Promise<string> {
   }
 }
 
-function bundlePath(given: string | undefined, nodeImage: string): string {
-  if (!given) return join(BUNDLE_DIR, bundleName(nodeImage));
-  if (given.endsWith('/') || (existsSync(given) && statSync(given).isDirectory()))
+function bundlePath(typed: string | undefined, nodeImage: string): string {
+  if (!typed) return join(BUNDLE_DIR, bundleName(nodeImage));
+  const given = fromUser(typed);
+  if (typed.endsWith('/') || (existsSync(given) && statSync(given).isDirectory()))
     return join(given, bundleName(nodeImage));
   return given;
 }
@@ -610,38 +626,40 @@ export async function loadBundle(verified: Verified, options: LoadOptions = {}):
     const reader = new ByteReader(unzstd);
     let index = 0;
     let stoppedEarly = false;
-    for await (const member of tarMembers(reader)) {
-      const want = manifest.members[index++];
-      if (!want || member.name !== want.name || member.size !== want.size)
-        throw new BundleRefused(
-          `bundle ${file}: its payload holds ${member.name} where its manifest says ${want?.name}`,
-        );
-      const t = performance.now();
-      const hash = createHash('sha256');
-      const data = hashing(member.data, hash);
-      if (member.name === IMAGES_MEMBER) {
-        // Docker has them: the rest of the stream is the images alone, nothing to read further.
-        if (skipImages && index === manifest.members.length) {
-          stoppedEarly = true;
-          break;
-        }
-        if (skipImages) for await (const _ of data);
-        else await (options.dockerLoad ?? dockerLoad)(data);
-        if (!skipImages) log(`[bundle] docker load: ${mib(member.size)} in ${secs(t)}`);
-      } else await pipeline(Readable.from(data), createWriteStream(join(staging, member.name)));
-      if (hash.digest('hex') !== want.sha256)
-        throw new BundleRefused(
-          `bundle ${file}: ${member.name} does not match its checksum; copy the bundle again`,
-        );
-    }
-    if (stoppedEarly) {
+    try {
+      for await (const member of tarMembers(reader)) {
+        const want = manifest.members[index++];
+        if (!want || member.name !== want.name || member.size !== want.size)
+          throw new BundleRefused(
+            `bundle ${file}: its payload holds ${member.name} where its manifest says ${want?.name}`,
+          );
+        const t = performance.now();
+        const hash = createHash('sha256');
+        const data = hashing(member.data, hash);
+        if (member.name === IMAGES_MEMBER && skipImages) {
+          // The images come last: with Docker holding them there is nothing further to read.
+          stoppedEarly = index === manifest.members.length;
+          if (stoppedEarly) break;
+          for await (const _ of data);
+        } else if (member.name === IMAGES_MEMBER) {
+          await (options.dockerLoad ?? dockerLoad)(data);
+          log(`[bundle] docker load: ${mib(member.size)} in ${secs(t)}`);
+        } else await pipeline(Readable.from(data), createWriteStream(join(staging, member.name)));
+        if (hash.digest('hex') !== want.sha256)
+          throw new BundleRefused(
+            `bundle ${file}: ${member.name} does not match its checksum; copy the bundle again`,
+          );
+      }
+      if (!stoppedEarly) await feeding;
+    } finally {
       unzstd.destroy();
       await feeding.catch(() => undefined);
-    } else {
-      await feeding;
-      if (index !== manifest.members.length || payloadHash.digest('hex') !== manifest.payload.sha256)
-        throw new BundleRefused(`bundle ${file}: it changed while it was loaded; copy it again`);
     }
+    if (
+      !stoppedEarly &&
+      (index !== manifest.members.length || payloadHash.digest('hex') !== manifest.payload.sha256)
+    )
+      throw new BundleRefused(`bundle ${file}: it changed while it was loaded; copy it again`);
     install(staging, cache, manifest);
     const record: LoadedRecord = { file, loadedAt: new Date().toISOString(), manifest };
     writeFileSync(recordPath(cache), JSON.stringify(record, null, 2) + '\n');
@@ -715,6 +733,7 @@ export async function nodeImageFromLoadedBundle(
     console.log(
       `[cluster] the bundle loaded ${record.loadedAt} does not serve: ${problem}. Building instead.`,
     );
+    rmSync(recordPath(cache)); // from here on this cache is a build's
     return undefined;
   }
   throw new BundleRefused(

@@ -269,7 +269,7 @@ describe('cluster bundle: verify, refuse, load (a small bundle, Docker replaced 
     );
   });
 
-  it('in a folder, takes the bundle named for this checkout, else the newest', () => {
+  it('in a folder, takes the bundle named for this checkout, else the newest; a relative path from where npm started', () => {
     const folder = mkdtempSync(join(dir, 'share-'));
     expect(() => resolveBundle(folder, here)).to.throw(/holds no \*\.bundle file/);
     writeFileSync(join(folder, 'statefulset-lab-node-v0-old.bundle'), '');
@@ -279,6 +279,15 @@ describe('cluster bundle: verify, refuse, load (a small bundle, Docker replaced 
     writeFileSync(join(folder, 'statefulset-lab-node-v9-newer.bundle'), '');
     expect(resolveBundle(folder, here)).to.equal(join(folder, ours));
     expect(resolveBundle(good, here)).to.equal(good);
+    // npm runs scripts in the package root: a relative path is taken from where npm was started.
+    const started = process.env.INIT_CWD;
+    process.env.INIT_CWD = dir;
+    try {
+      expect(resolveBundle('good.bundle', here)).to.equal(good);
+    } finally {
+      if (started === undefined) delete process.env.INIT_CWD;
+      else process.env.INIT_CWD = started;
+    }
   });
 
   it('loads: the images to docker load, kind and kubectl where cluster:up links them, the stamps and the tag', async () => {
