@@ -1,6 +1,7 @@
 // The lab's one kind cluster: brought up from local builds (no container registry), a cluster
-// bundle (bundle.ts) or stock images, reused when healthy, restarted after a Docker restart, recreated when broken; deleted;
-// shown. It never acts on a cluster this cache did not create. scripts/cluster.ts is its command line.
+// bundle (bundle.ts) or stock images, reused when healthy, restarted after a Docker restart,
+// recreated when broken; deleted; shown. It never acts on a cluster this cache did not create.
+// scripts/cluster.ts is its command line.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
