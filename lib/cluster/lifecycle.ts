@@ -1,6 +1,7 @@
-// The lab's one kind cluster: brought up from local builds (no container registry) or stock
-// images, reused when healthy, restarted after a Docker restart, recreated when broken; deleted;
-// shown. It never acts on a cluster this cache did not create. scripts/cluster.ts is its command line.
+// The lab's one kind cluster: brought up from local builds (no container registry), a cluster
+// bundle (bundle.ts) or stock images, reused when healthy, restarted after a Docker restart,
+// recreated when broken; deleted; shown. It never acts on a cluster this cache did not create.
+// scripts/cluster.ts is its command line.
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +28,16 @@ import { ensureLabNetwork, networksOf, removeLabNetwork } from './network.ts';
 import { kubectl } from './shell.ts';
 import { acquireClusterLock, releaseClusterLock } from './lock.ts';
 import { ourClusterId, ownerDir, proveOwnership } from './ownership.ts';
+import {
+  bundleLoadedHere,
+  checkoutFacts,
+  loadBundle,
+  makeBundle,
+  nodeImageFromLoadedBundle,
+  resolveBundle,
+  verifyForCheckout,
+  type MakeOptions,
+} from './bundle.ts';
 
 $.verbose = false;
 process.env.PATH = `${LAB_BIN}:${process.env.PATH}`;
@@ -245,12 +256,35 @@ async function explainUnhealthy(): Promise<string> {
   return `${nodes.stdout}${nodes.stderr}\n${pods.stdout}${pods.stderr}`;
 }
 
-async function bringUp(): Promise<void> {
+export interface UpOptions {
+  /** A cluster bundle (file, or folder of bundles) to start from instead of building; else LAB_BUNDLE. */
+  bundle?: string;
+}
+
+async function bringUp(options: UpOptions = {}): Promise<void> {
   const t0 = performance.now();
   const images = chooseImages(process.env, versions);
-  console.log(
-    `[cluster] images: ${images.mode}${images.mode === 'stock' ? ` (${images.node})` : ' (built here from package registries)'}`,
-  );
+  const bundleGiven = options.bundle ?? process.env.LAB_BUNDLE;
+  if (bundleGiven && images.mode === 'stock')
+    throw new Error(
+      `a bundle holds the air-gapped images, and LAB_IMAGES/KIND_NODE_IMAGE ask for stock ones: drop one of the two`,
+    );
+  const source =
+    images.mode === 'stock'
+      ? images.node
+      : bundleGiven
+        ? `from the bundle ${bundleGiven}`
+        : bundleLoadedHere()
+          ? 'from the bundle loaded into this cache'
+          : 'built here from package registries';
+  console.log(`[cluster] images: ${images.mode} (${source})`);
+  // A bundle is verified whole before anything else: one that is refused has changed nothing.
+  const bundle = bundleGiven
+    ? await stage('verify bundle', async () => {
+        const here = checkoutFacts();
+        return verifyForCheckout(resolveBundle(bundleGiven, here), here);
+      })
+    : undefined;
   await stage('docker engine', ensureDocker);
   // Before anything is built, started, stopped or deleted: a cluster named like ours must be ours.
   const existing = await nodeContainers();
@@ -261,10 +295,13 @@ async function bringUp(): Promise<void> {
         'cluster:up',
       ),
     );
-  const nodeImage = await stage(
-    images.mode === 'stock' ? 'node image (stock)' : 'images (build or cache)',
-    () => buildImages(images),
-  );
+  // A cache filled from a bundle earlier has no Go builds to take from: it keeps using that bundle.
+  const nodeImage = bundle
+    ? await stage('load bundle', () => loadBundle(bundle))
+    : ((images.mode === 'airgapped' ? await nodeImageFromLoadedBundle() : undefined) ??
+      (await stage(images.mode === 'stock' ? 'node image (stock)' : 'images (build or cache)', () =>
+        buildImages(images),
+      )));
   linkTools();
   const kindOk = await $`kind version`.nothrow();
   if (kindOk.exitCode !== 0) {
@@ -410,5 +447,10 @@ async function withClusterLock(what: string, work: () => Promise<void>): Promise
   }
 }
 
-export const up = () => withClusterLock('cluster:up', bringUp);
+export const up = (options: UpOptions = {}) => withClusterLock('cluster:up', () => bringUp(options));
+/** cluster:bundle: under the cluster lock, so the node image cannot be rebuilt while it is saved. */
+export const bundle = (options: MakeOptions = {}) =>
+  withClusterLock('cluster:bundle', async () => {
+    await makeBundle(options);
+  });
 export const down = () => withClusterLock('cluster:down', takeDown);
