@@ -1,8 +1,9 @@
 // The live view in a real browser: a run's page on loopback, opened by a headless chromium that
-// stays on it while a pod is created and deleted. The page must show the deletion (it tells the
-// server when it did), a second browser loading the page mid-run must paint the lanes and the pod's
-// bar, and at the end the page must turn into the report. How fast it shows events is measured by
-// `npm run bench:view`, not judged here.
+// stays on it while a pod is created and deleted; the page must show the deletion (it tells the
+// server when it did) and at the end turn into the report. Then a real lab with --view: a second
+// browser loading the page mid-lab must paint the lanes, the pod bars and the step's words. How
+// fast the page shows events is measured by `npm run bench:view`, not judged here. Both the page and
+// its asynchronous browsers run beside this process's server: nothing here may block the event loop.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,6 +17,10 @@ import { until } from '../../lib/observe/waits.ts';
 import { POD_COLOURS, READY_COLOURS } from '../../lib/report/svg.ts';
 import { closeRun, openRun, type Run } from '../../lib/run/run.ts';
 import { LiveView } from '../../lib/view/live.ts';
+import { runLab } from '../../lib/lab/runner.ts';
+import { setEcho } from '../../lib/run/console.ts';
+import { BEHAVIOURS } from '../../behaviours/index.ts';
+import { loadTexts, loadUi } from '../../labs/catalog.ts';
 import { chromiumPath, offlineFlags } from '../../lib/view/browser.ts';
 import { ensureClusterForTests, pausePod } from './fixture.ts';
 import { countColour, decodePng, distinctColours } from './png.ts';
@@ -50,14 +55,6 @@ describe('live view in a real headless browser (Debian chromium, offline)', func
     rmSync(profile, { recursive: true, force: true });
   });
 
-  /** A one-shot browser on the page as it is now (a reload mid-run); asynchronous, since the page's
-   * server runs in this process. */
-  const browse = async (...args: string[]) => {
-    const flags = offlineFlags(mkdtempSync(join(profile, 'shot-')), WIDTH, HEIGHT);
-    const opts = { encoding: 'utf8' as const, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 };
-    return (await run(chromium, [...flags, ...args, view!.url], opts)).stdout;
-  };
-
   it('a page left open shows a pod created and then deleted, and says when', async () => {
     const { ctx } = opened!;
     watching = spawn(chromium, [...offlineFlags(join(profile, 'watching'), WIDTH, HEIGHT), view!.url], {
@@ -75,28 +72,65 @@ describe('live view in a real headless browser (Debian chromium, offline)', func
     expect(gone.ms, 'ms from the recorder seeing the deletion to the page showing it').to.be.at.least(0);
   });
 
-  it('a page loaded mid-run draws the lanes, the pod bar with its IP, and the step words', async () => {
-    const dom = await browse('--dump-dom');
-    expect(dom).to.contain('<svg class="timeline"');
-    expect(dom.match(/<g class="lane node" data-node="[^"]+">/g)?.length).to.be.at.least(2);
-    expect(dom).to.match(new RegExp(`${POD} · [0-9a-f]{8} · \\d+\\.\\d+\\.\\d+\\.\\d+`));
-    expect(dom).to.contain('a pod comes and goes');
-    const png = join(outDir, 'live.png');
-    await browse(`--screenshot=${png}`);
-    const image = decodePng(readFileSync(png));
-    expect(distinctColours(image), 'a blank page has a colour or two').to.be.above(100);
-    expect(countColour(image, READY_COLOURS.True!), 'Ready True bands of the node lanes').to.be.above(150);
-    const bars = [POD_COLOURS.ready, POD_COLOURS.running, POD_COLOURS.deleting];
-    expect(
-      bars.reduce((n, c) => n + countColour(image, c), 0),
-      "the pod's bar",
-    ).to.be.above(50);
-  });
-
   it('when the run ends, the page becomes the report', async () => {
     view!.finish('<!doctype html><title>the report</title><p>report of the run</p>');
     await view!.whenShown((s) => s.resource === 'report', 10); // the open page has it
     const page = await (await fetch(view!.url)).text(); // and so does a reload
     expect(page).to.contain('report of the run');
+  });
+});
+
+describe('live view of a lab (pod-loss, in Korean) in a real headless browser', function () {
+  this.timeout(600_000);
+  const pod = 'mysql-0';
+
+  it('mid-lab, a reloaded page draws the lanes, the pod bars with their IPs and the step words; the lab ends as the report', async () => {
+    const chromium = chromiumPath();
+    const profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
+    const outDir = join(ARTIFACTS_DIR, 'live-view');
+    mkdirSync(outDir, { recursive: true });
+    const text = loadTexts().find((t) => t.name === 'pod-loss')!;
+    const flags = (name: string) => offlineFlags(join(profile, name), WIDTH, HEIGHT);
+    const opts = { encoding: 'utf8' as const, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 };
+    let watching: ChildProcess | undefined;
+    let midLab: Promise<{ dom: string; png: string }> | undefined;
+    try {
+      const result = await runLab(BEHAVIOURS['pod-loss'], text, loadUi(), {
+        lang: 'ko',
+        pause: false,
+        view: true,
+        onView(view) {
+          watching = spawn(chromium, [...flags('watching'), view.url], { stdio: 'ignore' });
+          // Once the page has shown the first deletion of mysql-0: a late-comer loads the page.
+          const png = join(outDir, 'pod-loss-mid-lab.png');
+          midLab = view
+            .whenShown((s) => s.deletion && s.name === pod, 300)
+            .then(async () => ({
+              dom: (await run(chromium, [...flags('dom'), '--dump-dom', view.url], opts)).stdout,
+              png: (await run(chromium, [...flags('shot'), `--screenshot=${png}`, view.url], opts)) && png,
+            }));
+        },
+      });
+      expect(result.failed, 'the lab ran every step').to.equal(false);
+      expect(result.held, 'every prediction held').to.equal(result.total);
+      expect(
+        result.shown.some((s) => s.resource === 'report'),
+        'the open page turned into the report',
+      ).to.equal(true);
+      const { dom, png } = await midLab!;
+      expect(dom.match(/<g class="lane node" data-node="[^"]+">/g)?.length, 'node lanes').to.be.at.least(4);
+      expect(dom).to.match(new RegExp(`${pod} · [0-9a-f]{8} · \\d+\\.\\d+\\.\\d+\\.\\d+`));
+      expect(dom, "step 2's words, in Korean").to.contain(text.steps[1]!.title.ko);
+      const image = decodePng(readFileSync(png));
+      console.log(`    mid-lab screenshot: ${png}`);
+      expect(distinctColours(image), 'a blank page has a colour or two').to.be.above(100);
+      expect(countColour(image, READY_COLOURS.True!), 'Ready True bands of the node lanes').to.be.above(150);
+      expect(countColour(image, POD_COLOURS.ready), 'Ready bars (the client, mysql-0)').to.be.above(50);
+      expect(countColour(image, POD_COLOURS.deleting), 'the deleted pod Terminating').to.be.above(20);
+    } finally {
+      setEcho(true); // the lab runner turns the story's echo off for its own words
+      watching?.kill();
+      rmSync(profile, { recursive: true, force: true });
+    }
   });
 });
