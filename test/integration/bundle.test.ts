@@ -25,16 +25,15 @@ import { pipeline } from 'node:stream/promises';
 import { $ } from 'zx';
 import {
   BUNDLE_DIR,
-  ByteReader,
   bundleName,
   checkoutFacts,
   loadBundle,
-  tarMembers,
   verifyBundle,
   writeBundleFile,
   type BundleManifest,
   type Verified,
 } from '../../lib/cluster/bundle.ts';
+import { ByteReader, tarMembers } from '../../lib/cluster/tar.ts';
 import { LAB_CACHE, REPO_ROOT } from '../../lib/cluster/paths.ts';
 import { NODE_BIN } from './fixture.ts';
 

@@ -22,16 +22,12 @@ import { constants as zlib, createZstdCompress } from 'node:zlib';
 import {
   BUNDLE_FORMAT,
   BundleRefused,
-  ByteReader,
   checkoutFacts,
   incompatibility,
   loadBundle,
   nodeKeyPaths,
-  parseTarHeader,
   payloadTar,
   resolveBundle,
-  tarHeader,
-  tarMembers,
   verifyBundle,
   verifyForCheckout,
   writeBundleFile,
@@ -39,6 +35,7 @@ import {
   type Checkout,
   type Member,
 } from '../../lib/cluster/bundle.ts';
+import { ByteReader, parseTarHeader, tarHeader, tarMembers } from '../../lib/cluster/tar.ts';
 import { REPO_ROOT } from '../../lib/cluster/paths.ts';
 
 const here = checkoutFacts();
