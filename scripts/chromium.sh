@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Makes sure a headless browser is here for the report's and the live view's browser tests: uses Debian's chromium
-# when installed, otherwise installs it (and fonts, without which every label would render as
-# nothing, and Korean as empty boxes) from Debian's packages, as docker-engine.sh does for the engine.
+# Makes sure a headless browser is here for the report's and the live view's browser tests: uses
+# Debian's chromium when installed, otherwise installs it (and fonts, without which every label
+# would render as nothing, and Korean as empty boxes) from Debian's packages, as docker-engine.sh
+# does for the engine.
 # Prints the browser's path as its last line of stdout; everything else goes to stderr.
 # Log: $LAB_CACHE/logs/chromium-apt.log.
 source "$(dirname "$0")/build/common.sh"
