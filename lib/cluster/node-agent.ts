@@ -53,11 +53,16 @@ power_on() {
   systemctl start kubelet
 }`;
 
+/** Seconds between the watchdog's looks at its deadline: it undoes a fault at most this late. */
+export const WATCHDOG_PERIOD = 1;
+
 /**
  * The watchdog, run by the node's systemd. It reads its control ConfigMap every second with the
  * agent's token (read-only, that one object): `go` starts the fault, `deadline` (epoch seconds) ends
  * it. Unreachable API (the node is cut off): the last deadline it read holds. The ConfigMap gone,
  * or the token refused: nobody holds the fault any more, so it ends now.
+ * No read may outlast the deadline: a cut node does not ask at all (nobody could answer, and a
+ * read left to time out made the undo late), and a read near the deadline gets only what is left.
  */
 const WATCHDOG = String.raw`set -u
 dir=${HOST_DIR}/$ID
@@ -66,8 +71,9 @@ kubectl=$bin/kubectl; [ -n "$bin" ] && [ -x "$kubectl" ] || kubectl=$(command -v
 echo "reads its deadline with $kubectl"
 deadline=$(cat "$dir/deadline"); go=; on=
 ask() {
+  left=$((deadline - $(date +%s))); [ "$left" -gt 0 ] || return 2
   "$kubectl" --server "$(cat "$dir/server")" --certificate-authority "$dir/ca.crt" \
-    --token "$(cat "$dir/token")" --request-timeout 2s -n ${AGENT_NAMESPACE} \
+    --token "$(cat "$dir/token")" --request-timeout "$((left < 2 ? left : 2))s" -n ${AGENT_NAMESPACE} \
     get configmap "fault-$ID" -o 'jsonpath={.data.deadline} {.data.go}' 2>"$dir/ask.err"
 }
 ${POWER_CUT}
@@ -95,7 +101,8 @@ undo() {
   esac
 }
 while :; do
-  if reply=$(ask); then
+  if [ -n "$on" ] && [ "$KIND" = cut ]; then :
+  elif reply=$(ask); then
     d=$(echo "$reply" | cut -d' ' -f1); go=$(echo "$reply" | cut -s -d' ' -f2)
     [ -n "$d" ] && deadline=$d
   elif grep -qE 'NotFound|Unauthorized|Forbidden' "$dir/ask.err"; then
@@ -109,7 +116,7 @@ while :; do
     [ -n "$bin" ] && rm -rf "$bin"
     rm -rf "$dir"; echo "ended at $(date +%s)"; exit 0
   fi
-  sleep 1
+  sleep ${WATCHDOG_PERIOD}
 done
 `;
 
