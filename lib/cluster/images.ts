@@ -67,7 +67,7 @@ export interface ImageOnNode {
  * nothing is pulled). With `ids` (tag → Docker image id), an image under the right tag but of
  * another build counts as missing too.
  */
-export async function imagesMissingOnNodes(
+async function imagesMissingOnNodes(
   nodes: string[],
   images: string[],
   ids: Map<string, string> = new Map(),
