@@ -12,6 +12,7 @@ import * as evidence from '../lib/observe/evidence.ts';
 import type { RecordedEvent } from '../lib/observe/recorder.ts';
 import { gapFree } from '../lib/observe/waits.ts';
 import { isPodReady, nodeReadyStatus } from '../lib/observe/k8s-facts.ts';
+import { lookCell } from '../lib/observe/node-looks.ts';
 import { phase } from '../lib/run/console.ts';
 import { createAll, waitFor, type RunContext } from '../lib/run/run.ts';
 import { nodeRow, pod, podRow, pvc, readyPod, seconds, uidPrefix } from './support/pods.ts';
@@ -22,7 +23,7 @@ const { POD, VICTIM, OTHER, SERVER } = loss;
 /** The contrast's StatefulSet on node-local storage, beside the profile's in the same namespace. */
 const LOCAL = 'local-0';
 const start = (ctx: RunContext, why = '') =>
-  `start node ${VICTIM} again${why}  ≙ ${loss.faultCommand(ctx, 'start')}`;
+  `start node ${VICTIM} again${why}  ≙ ${ctx.faults.provider.command('start', VICTIM)}`;
 /** What an operator does to end the wait; a fault it injects comes back as its undo. */
 type Action = (ctx: RunContext, lost: loss.VictimLoss) => Promise<Undo | void>;
 
@@ -230,7 +231,7 @@ export const nodeStop: Behaviour = {
           const startedAt = Date.now();
           await lost!.undo();
           const ready = await loss.victimBack(ctx, startedAt);
-          const mysqld = loss.lookCell(await loss.mysqldOn(ctx, VICTIM));
+          const mysqld = lookCell(await loss.mysqldOn(ctx, VICTIM));
           const [node, now] = [loss.victimNode(ctx), pod(ctx, POD)];
           const tables = [
             { title: 'node', rows: [{ ...nodeRow(node, VICTIM), 'Ready after start': `+${ready}s` }] },

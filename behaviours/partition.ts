@@ -9,6 +9,7 @@ import { CLIENT_POD, PROFILE, WORKLOAD_OBJECTS } from './support/workload.ts';
 import { plus } from '../lib/cluster/settings.ts';
 import { kubectl } from '../lib/cluster/shell.ts';
 import { isPodReady, pvcName } from '../lib/observe/k8s-facts.ts';
+import { lookCell, settleLooks, type Look } from '../lib/observe/node-looks.ts';
 import { phase } from '../lib/run/console.ts';
 import { waitFor, type RunContext } from '../lib/run/run.ts';
 import { nodeRow, pod, podRow, readyPod, seconds, uidPrefix } from './support/pods.ts';
@@ -44,7 +45,7 @@ export const partition: Behaviour = {
   steps() {
     let lost: loss.VictimLoss | undefined;
     let second: V1Pod | undefined;
-    let oldRunning: loss.Look | undefined;
+    let oldRunning: Look | undefined;
     return [
       loss.deployOnVictimStep,
       step({
@@ -72,8 +73,8 @@ export const partition: Behaviour = {
           const looks = await Promise.all([loss.mysqldOn(ctx, VICTIM), loss.mysqldOn(ctx, OTHER)]);
           oldRunning = looks[0];
           const ready = isPodReady(pod(ctx, POD));
-          const row = (p: V1Pod, which: string, mariadbd: loss.Look, ready: string) =>
-            podRow(ctx, p, { pod: `${POD} (${which})`, [SERVER]: loss.lookCell(mariadbd), ready });
+          const row = (p: V1Pod, which: string, mariadbd: Look, ready: string) =>
+            podRow(ctx, p, { pod: `${POD} (${which})`, [SERVER]: lookCell(mariadbd), ready });
           const rows = [
             row(lost!.before, 'old, force-deleted', oldRunning, 'unknown (cut off)'),
             row(second, 'new', looks[1], String(ready)),
@@ -99,7 +100,7 @@ export const partition: Behaviour = {
         id: 'reconnect',
         title: `reconnect ${VICTIM}: its kubelet ends the old ${SERVER}, the new ${POD} turns Ready, the row survived`,
         async act(ctx) {
-          phase(`reconnect ${VICTIM}  ≙ ${loss.faultCommand(ctx, 'reconnect')}`);
+          phase(`reconnect ${VICTIM}  ≙ ${ctx.faults.provider.command('reconnect', VICTIM)}`);
           const reconnectedAt = Date.now();
           await lost!.undo();
           const nodeBack = await loss.victimBack(ctx, reconnectedAt);
@@ -110,13 +111,13 @@ export const partition: Behaviour = {
           const readyAfter = seconds(reconnectedAt);
           const [left, read] = await Promise.all([loss.mysqldOn(ctx, VICTIM), loss.readRow(ctx)]);
           // What the cut-off node ran while nobody could look, from its own record (API provider).
-          await loss.settleLooks(ctx, VICTIM, [lost!.mysqld!, oldRunning!]);
+          await settleLooks(ctx.faults.provider, VICTIM, [lost!.mysqld!, oldRunning!]);
           const looks = [
-            { moment: 'end of the no-replacement window', [SERVER]: loss.lookCell(lost!.mysqld!) },
-            { moment: 'second pod running', [SERVER]: loss.lookCell(oldRunning!) },
+            { moment: 'end of the no-replacement window', [SERVER]: lookCell(lost!.mysqld!) },
+            { moment: 'second pod running', [SERVER]: lookCell(oldRunning!) },
           ];
           const back = { ...nodeRow(loss.victimNode(ctx), VICTIM), 'Ready after': `+${nodeBack}s` };
-          const mariadbd = loss.lookCell(left);
+          const mariadbd = lookCell(left);
           const extra = { 'Ready after': `+${readyAfter}s`, [`${SERVER} on ${VICTIM}`]: mariadbd, row: read };
           const tables = [
             { title: 'node', rows: [back] },

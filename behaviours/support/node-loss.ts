@@ -5,7 +5,6 @@
 import { expect } from 'chai';
 import type { V1Lease, V1Node, V1PersistentVolume, V1Pod } from '@kubernetes/client-node';
 import { step } from '../../lib/behaviour/model.ts';
-import { LAB_NETWORK } from '../../lib/cluster/paths.ts';
 import { deriveBounds, plus, type Bound } from '../../lib/cluster/settings.ts';
 import { worker } from '../../lib/cluster/topology.ts';
 import {
@@ -17,6 +16,7 @@ import {
 } from '../../lib/observe/evidence.ts';
 import { isPodReady, nodeReadyStatus, pvcName } from '../../lib/observe/k8s-facts.ts';
 import { holds, InvariantBroken } from '../../lib/observe/waits.ts';
+import { lookAt, lookCell, type Look } from '../../lib/observe/node-looks.ts';
 import { note, phase } from '../../lib/run/console.ts';
 import { waitFor, waiting, type RunContext } from '../../lib/run/run.ts';
 import { deployWorkload, nodeRow, pod, podRow, pvc, readyPod, seconds, uidPrefix, pvPrefix } from './pods.ts';
@@ -100,23 +100,6 @@ async function lastHeartbeat(ctx: RunContext): Promise<number | undefined> {
   return times.length ? Math.max(...times.map((t) => new Date(t).getTime())) : undefined;
 }
 
-/** The fault as a command, for the story and the timeline: what each provider does. */
-export function faultCommand(ctx: RunContext, fault: 'stop' | 'cut' | 'start' | 'reconnect'): string {
-  const api = {
-    stop: `on ${VICTIM}: systemctl stop kubelet, kill its pods, stop containerd (API agent)`,
-    cut: `on ${VICTIM}: nft drop on its node interface (API agent)`,
-    start: `on ${VICTIM}: systemctl start containerd kubelet (its watchdog, told through the API)`,
-    reconnect: `on ${VICTIM}: the cut ends at its planned deadline (its watchdog)`,
-  };
-  const docker = {
-    stop: `docker stop ${VICTIM}`,
-    cut: `docker network disconnect ${LAB_NETWORK} ${VICTIM}`,
-    start: `docker start ${VICTIM}`,
-    reconnect: `docker network connect --ip <old> ${LAB_NETWORK} ${VICTIM}`,
-  };
-  return (ctx.faults.provider.name === 'api' ? api : docker)[fault];
-}
-
 /** A node loss as the watch saw it (wall ms): its tables and vars, what it took, what the events show. */
 export type VictimLoss = Awaited<ReturnType<typeof loseVictim>>;
 
@@ -135,7 +118,7 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const where = before.spec?.nodeName;
   if (where !== VICTIM) throw new Error(`${podName} runs on ${where}, not ${VICTIM}`);
   const uid = before.metadata!.uid!;
-  const action = faultCommand(ctx, fault);
+  const action = ctx.faults.provider.command(fault, VICTIM);
   ctx.involvedNodes.add(VICTIM);
   phase(`${fault} ${VICTIM} (runs ${podName} uid ${uid})  ≙ ${action}`);
   // The cluster's arithmetic with the pods' own (shorter) toleration in place of the cluster default.
@@ -232,31 +215,8 @@ export function judgeLoss(loss: VictimLoss, ctx: RunContext): void {
   noReplacementDuring(ctx.rec.events, lostPodOf(loss.before), loss.window);
 }
 
-/** A look at a node's mariadbd at one moment. `count` is absent while it cannot be known yet: a node
- * the API provider cut off can only be read from its own record once it returns (settleLooks). */
-export type Look = { at: number; count?: number };
-
-/** Counts mariadbd on a node now, or notes the moment for the node's own record. */
-export async function mysqldOn(ctx: RunContext, node: string): Promise<Look> {
-  const at = Date.now();
-  const nodes = ctx.faults.provider;
-  if (nodes.countsDuring && (await nodes.outOfReach?.(node))) return { at };
-  return { at, count: await nodes.processes(node, MYSQLD) };
-}
-
-/** A look's cell in a table: the count, or where it will come from. */
-export const lookCell = (l: Look) => l.count ?? "cut off: read from the node's record when it returns";
-
-/** Fills the looks the node could not answer from what its watchdog counted each second meanwhile:
- * the record nearest each moment, no more than two seconds from it (else the look stays unknown). */
-export async function settleLooks(ctx: RunContext, node: string, looks: Look[]): Promise<void> {
-  if (looks.every((l) => l.count !== undefined)) return;
-  const record = (await ctx.faults.provider.countsDuring?.(node)) ?? [];
-  for (const l of looks.filter((k) => k.count === undefined)) {
-    const distance = (r: Look) => Math.abs(r.at - l.at);
-    l.count = record.filter((r) => distance(r) <= 2000).sort((a, b) => distance(a) - distance(b))[0]?.count;
-  }
-}
+/** Counts the profile's server processes on a node now, or notes the moment for the node's record. */
+export const mysqldOn = (ctx: RunContext, node: string) => lookAt(ctx.faults.provider, node, MYSQLD);
 
 /** A look judged: mariadbd ran then; a look still waiting for the node's record is judged later
  * (the step that settles it), never passed here. */

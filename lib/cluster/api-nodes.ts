@@ -79,6 +79,14 @@ export function apiNodes(kube: Kube, image = agentImage()): NodeFaultProvider {
 
   const provider: NodeFaultProvider = {
     name: 'api',
+    command(fault, node) {
+      return {
+        stop: `on ${node}: systemctl stop kubelet, kill its pods, stop containerd (API agent)`,
+        cut: `on ${node}: nft drop on its node interface (API agent)`,
+        start: `on ${node}: systemctl start containerd kubelet (its watchdog, told through the API)`,
+        reconnect: `on ${node}: the cut ends at its planned deadline (its watchdog)`,
+      }[fault];
+    },
     async list(): Promise<NodeInfo[]> {
       const nodes = (await kube.core.listNode()).items;
       return nodes.map((n) => ({

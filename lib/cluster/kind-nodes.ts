@@ -53,9 +53,15 @@ export interface FaultOptions {
   watch?: string;
 }
 
+/** The node faults a story names, each with its undo. */
+export type NodeFaultStep = 'stop' | 'cut' | 'start' | 'reconnect';
+
 export interface NodeFaultProvider {
   /** docker: the node containers of the lab's kind cluster; api: agent pods, through the API alone. */
   name: 'docker' | 'api';
+  /** What this provider does for `fault` on `node`, as a command a reader could type: for the story
+   * and the timeline, so a behaviour never spells out a provider's tools. */
+  command(fault: NodeFaultStep, node: string): string;
   /** Every node of the lab cluster, including stopped ones. */
   list(): Promise<NodeInfo[]>;
   stop(node: string, opts?: FaultOptions): Promise<void>;
@@ -102,6 +108,14 @@ const STATE_FORMAT = `{{.State.Running}} {{.State.Paused}} {{with index .Network
 
 export const kindNodes: NodeFaultProvider = {
   name: 'docker',
+  command(fault, node) {
+    return {
+      stop: `docker stop ${node}`,
+      cut: `docker network disconnect ${LAB_NETWORK} ${node}`,
+      start: `docker start ${node}`,
+      reconnect: `docker network connect --ip <old> ${LAB_NETWORK} ${node}`,
+    }[fault];
+  },
   async list() {
     const names = (
       await $`docker ps -a --filter ${`label=${KIND_CLUSTER_LABEL}=${CLUSTER_NAME}`} --format {{.Names}}`.quiet()

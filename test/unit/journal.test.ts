@@ -26,6 +26,7 @@ function recordingProvider(failOn?: string) {
   const state: NodeState = { running: true, paused: false, connected: true, ip: '172.18.0.9' };
   const provider: NodeFaultProvider = {
     name: 'docker',
+    command: (fault, node) => `${fault} ${node}`,
     list: async () => [],
     stop: (node) => act('stop')(node),
     start: act('start'),

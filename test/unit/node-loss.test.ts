@@ -4,14 +4,9 @@
 import { expect } from 'chai';
 import { deriveBounds, K8S_DEFAULTS, type LiveSettings } from '../../lib/cluster/settings.ts';
 import type { RunContext } from '../../lib/run/run.ts';
-import {
-  judgeLoss,
-  settleLooks,
-  stillRan,
-  TOLERATION,
-  type Look,
-  type VictimLoss,
-} from '../../behaviours/support/node-loss.ts';
+import type { NodeFaultProvider } from '../../lib/cluster/kind-nodes.ts';
+import { settleLooks, type Look } from '../../lib/observe/node-looks.ts';
+import { judgeLoss, stillRan, TOLERATION, type VictimLoss } from '../../behaviours/support/node-loss.ts';
 
 const settings: LiveSettings = {
   ...K8S_DEFAULTS,
@@ -69,7 +64,7 @@ describe('node loss judgement: bounds on both sides', () => {
 
 describe("a look into a node the API provider cut off: judged from the node's own record, never passed unseen", () => {
   const withRecord = (record: Array<{ at: number; count: number }>) =>
-    ({ faults: { provider: { countsDuring: async () => record } } }) as unknown as RunContext;
+    ({ countsDuring: async () => record }) as unknown as NodeFaultProvider;
 
   it('fills each look from the record nearest its moment, within two seconds, else leaves it unknown', async () => {
     const looks: Look[] = [{ at: 10_000 }, { at: 20_000 }, { at: 30_000, count: 2 }];
