@@ -146,7 +146,7 @@ export async function loseVictim(ctx: RunContext, fault: 'stop' | 'cut', podName
   const taintedAt = first<V1Node>('nodes', VICTIM, (n) => !!unreachableTaint(n));
   const evicted = (p: V1Pod) => p.metadata?.uid === uid && !!p.metadata.deletionTimestamp;
   const evictedAt = first('pods', podName, evicted);
-  // Lower bounds count from what the server recorded, not from when docker stop returned.
+  // Lower bounds count from what the server recorded, not from when the provider's stop returned.
   const heartbeatAt = await lastHeartbeat(ctx);
   const taintAdded = unreachableTaint(victimNode(ctx))?.timeAdded;
   const taintAddedAt = taintAdded ? new Date(taintAdded).getTime() : undefined;
